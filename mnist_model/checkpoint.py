@@ -1,0 +1,107 @@
+"""Checkpoint I/O: one safetensors file holding the weights and, in its metadata, everything
+needed to use them again (model config, normalisation, training config, history, versions).
+
+safetensors stores raw tensors and a JSON header, so loading a file can never run code from it,
+unlike a pickle. Writes go to a temporary file that is renamed over the target, so a crash
+mid-save leaves either the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from .model import MLP, ModelConfig
+
+FORMAT = "mnist-mlp"
+FORMAT_VERSION = 1
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "mnist_mlp.safetensors"
+MAX_CHECKPOINT_BYTES = 32 * 1024 * 1024    # the real model is ~0.9 MB; refuse anything absurd before reading it
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, foreign or does not match its own config."""
+
+
+def save_checkpoint(path: str | os.PathLike, model: MLP, info: dict) -> Path:
+    """Atomically write `model` and `info` (JSON-serialisable; must hold "mean" and "std")."""
+    path = Path(path)
+    for key in ("mean", "std"):
+        if key not in info:
+            raise ValueError(f"checkpoint info needs {key!r}")
+    full_info = {
+        **info,
+        "model_config": model.config.to_dict(),
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+        "created": info.get("created") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "info": json.dumps(full_info)}
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        with open(tmp, "rb+") as f:          # make the bytes durable before the rename publishes them
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The checkpoint's info dict, without building the model. Raises CheckpointError."""
+    return _open(Path(path))[1]
+
+
+def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[MLP, dict]:
+    """Load a checkpoint (the shipped default when `path` is None) onto the CPU, in eval mode."""
+    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    tensors, info = _open(path)
+    try:
+        config = ModelConfig.from_dict(info["model_config"])
+        model = MLP(config)
+        model.load_state_dict(tensors, strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path.name}: the weights do not match the model config stored with them "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+    if not all(torch.isfinite(t).all() for t in tensors.values()):
+        raise CheckpointError(f"{path.name}: the weights contain NaN or infinity")
+    return model.eval(), info
+
+
+def _open(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint file at {path}")
+    size = path.stat().st_size
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{path.name}: {size} bytes is far too large for this model's checkpoint")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path.name} is not a readable model checkpoint (truncated, corrupt or another "
+                              f"format): {str(e)[:200]}") from None
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name} is a safetensors file but not a {FORMAT} checkpoint")
+    if metadata.get("format_version") != str(FORMAT_VERSION):
+        raise CheckpointError(f"{path.name} has checkpoint format version {metadata.get('format_version')!r}; "
+                              f"this code reads version {FORMAT_VERSION}")
+    try:
+        info = json.loads(metadata["info"])
+        mean, std = float(info["mean"]), float(info["std"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path.name}: its metadata is damaged ({e})") from None
+    if not (0.0 <= mean <= 1.0 and 0.0 < std <= 1.0):
+        raise CheckpointError(f"{path.name}: normalisation mean={mean}, std={std} is out of range")
+    return tensors, info

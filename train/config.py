@@ -1,0 +1,46 @@
+"""Every training hyperparameter in one frozen dataclass; the CLI and the app build their inputs from it."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 12              # full passes over the 55,000 training digits
+    batch_size: int = 128         # digits per Adam step
+    lr: float = 2e-3              # Adam's initial learning rate
+    lr_factor: float = 0.3        # ReduceLROnPlateau multiplies the lr by this when valid loss stalls
+    lr_patience: int = 1          # epochs without valid-loss improvement before the lr is reduced
+    augment: bool = True          # random affine + stroke-width changes on every training batch
+    seed: int = 0                 # same seed, same machine -> same metrics
+    valid_size: int = 5000        # digits held out of the 60,000 for validation and lr scheduling
+    device: str = "auto"          # "auto" = CUDA when present, else CPU
+
+    # Server-side bounds: the UI's sliders use them too, so nothing is defined twice.
+    LIMITS = {"epochs": (1, 100), "batch_size": (1, 8192), "lr": (1e-6, 1.0), "lr_factor": (0.01, 0.99),
+              "lr_patience": (0, 50), "valid_size": (100, 20000), "seed": (0, 2**31 - 1)}
+
+    def validate(self) -> "TrainConfig":
+        """Return self, or raise ValueError naming the first bad hyperparameter."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", int) and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{f.name} must be a whole number, got {value!r}")
+            if f.type in ("float", float) and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                               or not math.isfinite(value)):
+                raise ValueError(f"{f.name} must be a finite number, got {value!r}")
+            if f.type in ("bool", bool) and not isinstance(value, bool):
+                raise ValueError(f"{f.name} must be true or false, got {value!r}")
+            if f.name in self.LIMITS:
+                lo, hi = self.LIMITS[f.name]
+                if not lo <= value <= hi:
+                    raise ValueError(f"{f.name} must be between {lo:g} and {hi:g}, got {value!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)

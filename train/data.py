@@ -1,0 +1,60 @@
+"""MNIST as in-memory tensors: the whole set is ~55 MB of uint8, so batches are made by indexing
+instead of a DataLoader with per-sample PIL transforms (that path is >10x slower; bench/train_speed.py)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+DEFAULT_ROOT = Path("data")
+
+
+class DataError(RuntimeError):
+    """MNIST is missing and could not be downloaded."""
+
+
+@dataclass
+class MnistSplits:
+    """Images are uint8 (N, 28, 28), white digit on black; labels int64 (N,)."""
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    valid_x: torch.Tensor
+    valid_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+    def to(self, device: torch.device) -> "MnistSplits":
+        return MnistSplits(*(getattr(self, k).to(device) for k in self.__dataclass_fields__))
+
+
+def data_root(data_dir: str | os.PathLike | None = None) -> Path:
+    """--data-dir if given, else $MNIST_ROOT, else ./data (downloaded on first use)."""
+    return Path(data_dir or os.environ.get("MNIST_ROOT") or DEFAULT_ROOT)
+
+
+def load_mnist(data_dir: str | os.PathLike | None = None, valid_size: int = 5000, seed: int = 0) -> MnistSplits:
+    """Read MNIST (downloading it if absent) and split the 60,000 training digits into train and
+    valid by a seeded permutation; the 10,000 test digits are kept apart for the final score."""
+    from torchvision.datasets import MNIST   # imported here: torchvision costs ~1 s and only training needs it
+
+    root = data_root(data_dir)
+    try:
+        train = MNIST(root, train=True, download=not _have_raw(root))
+        test = MNIST(root, train=False, download=False)
+    except Exception as e:   # torchvision raises URLError, RuntimeError, OSError... all mean the same here
+        raise DataError(f"MNIST could not be read from or downloaded into {root.resolve()}/MNIST/raw/ "
+                        f"(expected {', '.join(RAW_FILES)}); set MNIST_ROOT or --data-dir to a folder "
+                        f"holding MNIST/raw/. Cause: {type(e).__name__}: {e}") from None
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(train.data), generator=generator)
+    valid_idx, train_idx = order[:valid_size], order[valid_size:]
+    return MnistSplits(train.data[train_idx], train.targets[train_idx],
+                       train.data[valid_idx], train.targets[valid_idx], test.data, test.targets)
+
+
+def _have_raw(root: Path) -> bool:
+    return all((root / "MNIST" / "raw" / name).is_file() for name in RAW_FILES)

@@ -1,0 +1,176 @@
+"""The one training loop. It yields events and never prints, plots or knows about its driver:
+the CLI turns events into a tqdm bar, the app into live plots, tests into assertions.
+
+    for event in train(TrainConfig(epochs=3), out="runs/a/model.safetensors"):
+        ...   # StepEvent per step, EpochEvent per epoch, DoneEvent last
+
+Stop early with `stop.set()` (from any thread) or by closing the generator: training ends after
+the current step and the best weights so far are still saved."""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from mnist_model import MLP, ModelConfig, save_checkpoint
+
+from .augment import augment
+from .config import TrainConfig
+from .data import MnistSplits, load_mnist
+
+
+@dataclass
+class StepEvent:
+    step: int            # 1-based, counted over the whole run
+    total_steps: int
+    epoch: float         # fractional: 1.5 = half-way through the second epoch
+    loss: float          # this batch's training loss
+    lr: float
+
+
+@dataclass
+class EpochEvent:
+    epoch: int
+    train_loss: float    # mean over the epoch's batches
+    valid_loss: float
+    valid_acc: float     # fraction in [0, 1]
+    lr: float            # after the scheduler's step
+    seconds: float
+
+
+@dataclass
+class DoneEvent:
+    checkpoint: Path | None   # None when no usable weights exist (stopped or diverged before any)
+    test_acc: float | None
+    stopped: bool             # ended by a stop request
+    message: str              # one line for a person
+    history: list[dict] = field(default_factory=list)
+
+
+Event = StepEvent | EpochEvent | DoneEvent
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def train(config: TrainConfig, out: str | os.PathLike, data: MnistSplits | None = None,
+          data_dir: str | os.PathLike | None = None, stop: threading.Event | None = None,
+          max_steps: int | None = None) -> Iterator[Event]:
+    """Check everything up front (raising ValueError before any work), then return the event
+    generator. `max_steps` cuts the run short (the CLI's --dry-run)."""
+    config.validate()
+    device = resolve_device(config.device)
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+    return _run(config, Path(out), data, data_dir, stop or threading.Event(), max_steps, device)
+
+
+def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: threading.Event,
+         max_steps: int | None, device: torch.device) -> Iterator[Event]:
+    data = data or load_mnist(data_dir, cfg.valid_size, cfg.seed)
+    mean = float(data.train_x.float().mean() / 255)
+    std = float(data.train_x.float().std() / 255)
+    # Whole splits as float tensors on the device, [0, 1], (N, 1, 28, 28): batches are index lookups.
+    train_x, valid_x, test_x = (t.to(device, torch.float32).div_(255).unsqueeze_(1)
+                                for t in (data.train_x, data.valid_x, data.test_x))
+    train_y, valid_y, test_y = (t.to(device) for t in (data.train_y, data.valid_y, data.test_y))
+
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)   # shuffling and augmentation
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.seed)                               # weight init, without touching global RNG
+        model = MLP(ModelConfig()).to(device)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=cfg.lr_factor,
+                                                       patience=cfg.lr_patience)
+
+    def evaluate(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        model.eval()
+        with torch.no_grad():
+            logits = model((x - mean) / std)
+            loss, acc = loss_fn(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+        model.train()
+        return loss, acc
+
+    steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch if max_steps is None else min(max_steps, cfg.epochs * steps_per_epoch)
+    history: list[dict] = []
+    best: tuple[float, float, dict] | None = None    # (valid_acc, -valid_loss, state_dict)
+    step, stopped, message = 0, False, ""
+
+    def consider(valid_loss: float, valid_acc: float) -> None:
+        nonlocal best
+        if math.isfinite(valid_loss) and (best is None or (valid_acc, -valid_loss) > best[:2]):
+            best = (valid_acc, -valid_loss, copy.deepcopy(model.state_dict()))
+
+    def finish() -> DoneEvent:
+        if best is None:
+            return DoneEvent(None, None, stopped, message or "no weights worth saving", history)
+        model.load_state_dict(best[2])
+        test_acc = evaluate(test_x, test_y)[1]
+        save_checkpoint(out, model.cpu(), {"mean": mean, "std": std, "train_config": cfg.to_dict(),
+                                           "history": history, "test_accuracy": test_acc,
+                                           "valid_accuracy": best[0], "stopped": stopped})
+        summary = f"test accuracy {test_acc:.2%}"
+        return DoneEvent(out, test_acc, stopped, f"{message}; {summary}" if message else summary, history)
+
+    def epochs() -> Iterator[Event]:
+        nonlocal step, message
+        for epoch in range(1, cfg.epochs + 1):
+            started, loss_sum, n_batches = time.perf_counter(), 0.0, 0
+            order = torch.randperm(len(train_x), generator=gen, device=device)
+            for i in range(0, len(order), cfg.batch_size):
+                if stop.is_set() or step >= total:
+                    return
+                idx = order[i:i + cfg.batch_size]
+                x = train_x[idx]                                    # (B, 1, 28, 28)
+                if cfg.augment:
+                    x = augment(x, gen)
+                loss = loss_fn(model((x - mean) / std), train_y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    message = (f"training diverged (loss became {loss_value}) at step {step}; "
+                               f"try a smaller learning rate than {cfg.lr:g}")
+                    return
+                loss_sum, n_batches = loss_sum + loss_value, n_batches + 1
+                yield StepEvent(step, total, epoch - 1 + n_batches / steps_per_epoch, loss_value,
+                                opt.param_groups[0]["lr"])
+            valid_loss, valid_acc = evaluate(valid_x, valid_y)
+            sched.step(valid_loss)
+            record = {"epoch": epoch, "train_loss": loss_sum / n_batches, "valid_loss": valid_loss,
+                      "valid_acc": valid_acc, "lr": opt.param_groups[0]["lr"],
+                      "seconds": time.perf_counter() - started}
+            history.append(record)
+            consider(valid_loss, valid_acc)
+            yield EpochEvent(**record)
+
+    model.train()
+    try:
+        yield from epochs()
+    except GeneratorExit:             # the driver closed us: keep the best weights, yield nothing more
+        stopped = True
+        consider(*evaluate(valid_x, valid_y))
+        finish()
+        raise
+    stopped = stop.is_set()
+    if step < total and not message:  # ended mid-run (stop or --dry-run): the current weights may be the best
+        consider(*evaluate(valid_x, valid_y))
+        message = f"{'stopped' if stopped else 'ended'} after step {step} of {total}; best weights kept"
+    yield finish()
