@@ -2,22 +2,27 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def _field(default, help: str):
+    """A dataclass field whose help text the CLI and the app show next to the input."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 12              # full passes over the 55,000 training digits
-    batch_size: int = 128         # digits per Adam step
-    lr: float = 2e-3              # Adam's initial learning rate
-    lr_factor: float = 0.3        # ReduceLROnPlateau multiplies the lr by this when valid loss stalls
-    lr_patience: int = 1          # epochs without valid-loss improvement before the lr is reduced
-    augment: bool = True          # random affine + stroke-width changes on every training batch
-    seed: int = 0                 # same seed, same machine -> same metrics
-    valid_size: int = 5000        # digits held out of the 60,000 for validation and lr scheduling
-    device: str = "auto"          # "auto" = CUDA when present, else CPU
+    epochs: int = _field(12, "full passes over the 55,000 training digits")
+    batch_size: int = _field(128, "digits per Adam step")
+    lr: float = _field(2e-3, "Adam's initial learning rate")
+    lr_factor: float = _field(0.3, "ReduceLROnPlateau multiplies the lr by this when valid loss stalls")
+    lr_patience: int = _field(1, "epochs without valid-loss improvement before the lr is reduced")
+    augment: bool = _field(True, "random affine and stroke-width changes on every training batch")
+    seed: int = _field(0, "same seed, same machine: same metrics")
+    valid_size: int = _field(5000, "digits held out of the 60,000 for validation and lr scheduling")
+    device: str = _field("auto", "auto (CUDA when present, else CPU), cpu or cuda")
 
     # Server-side bounds: the UI's sliders use them too, so nothing is defined twice.
     LIMITS = {"epochs": (1, 100), "batch_size": (1, 8192), "lr": (1e-6, 1.0), "lr_factor": (0.01, 0.99),

@@ -67,19 +67,16 @@ def resolve_device(name: str) -> torch.device:
 
 
 def train(config: TrainConfig, out: str | os.PathLike, data: MnistSplits | None = None,
-          data_dir: str | os.PathLike | None = None, stop: threading.Event | None = None,
-          max_steps: int | None = None) -> Iterator[Event]:
-    """Check everything up front (raising ValueError before any work), then return the event
-    generator. `max_steps` cuts the run short (the CLI's --dry-run)."""
+          data_dir: str | os.PathLike | None = None, stop: threading.Event | None = None) -> Iterator[Event]:
+    """Check everything up front (raising ValueError before any work), then return the event generator.
+    `data` defaults to MNIST read from `data_dir` (see train.data.data_root)."""
     config.validate()
     device = resolve_device(config.device)
-    if max_steps is not None and max_steps < 1:
-        raise ValueError(f"max_steps must be at least 1, got {max_steps}")
-    return _run(config, Path(out), data, data_dir, stop or threading.Event(), max_steps, device)
+    return _run(config, Path(out), data, data_dir, stop or threading.Event(), device)
 
 
 def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: threading.Event,
-         max_steps: int | None, device: torch.device) -> Iterator[Event]:
+         device: torch.device) -> Iterator[Event]:
     data = data or load_mnist(data_dir, cfg.valid_size, cfg.seed)
     mean = float(data.train_x.float().mean() / 255)
     std = float(data.train_x.float().std() / 255)
@@ -106,7 +103,7 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
         return loss, acc
 
     steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch if max_steps is None else min(max_steps, cfg.epochs * steps_per_epoch)
+    total = cfg.epochs * steps_per_epoch
     history: list[dict] = []
     best: tuple[float, float, dict] | None = None    # (valid_acc, -valid_loss, state_dict)
     step, stopped, message = 0, False, ""
@@ -133,7 +130,7 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
             started, loss_sum, n_batches = time.perf_counter(), 0.0, 0
             order = torch.randperm(len(train_x), generator=gen, device=device)
             for i in range(0, len(order), cfg.batch_size):
-                if stop.is_set() or step >= total:
+                if stop.is_set():
                     return
                 idx = order[i:i + cfg.batch_size]
                 x = train_x[idx]                                    # (B, 1, 28, 28)
@@ -169,8 +166,8 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
         consider(*evaluate(valid_x, valid_y))
         finish()
         raise
-    stopped = stop.is_set()
-    if step < total and not message:  # ended mid-run (stop or --dry-run): the current weights may be the best
+    stopped = stop.is_set() and step < total
+    if stopped and not message:       # stopped mid-run: the current weights may be the best so far
         consider(*evaluate(valid_x, valid_y))
-        message = f"{'stopped' if stopped else 'ended'} after step {step} of {total}; best weights kept"
+        message = f"stopped after step {step} of {total}; best weights kept"
     yield finish()

@@ -1,0 +1,135 @@
+"""Checkpoint I/O: exact round trips, and every broken or hostile file refused with CheckpointError."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from mnist_model import DEFAULT_CHECKPOINT, MLP, CheckpointError, ModelConfig, load_checkpoint, save_checkpoint
+from mnist_model.checkpoint import FORMAT
+
+INFO = {"mean": 0.1307, "std": 0.3081, "test_accuracy": 0.9}
+
+
+def test_round_trip_gives_identical_logits(tmp_path):
+    torch.manual_seed(0)
+    model = MLP().eval()
+    path = save_checkpoint(tmp_path / "m.safetensors", model, INFO)
+    loaded, info = load_checkpoint(path)
+    x = torch.randn(64, 784)
+    assert torch.equal(model(x), loaded(x))
+    assert info["mean"] == INFO["mean"] and ModelConfig.from_dict(info["model_config"]) == ModelConfig()
+    assert set(info) >= {"versions", "created", "test_accuracy"}
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"], "no temporary file may be left behind"
+
+
+def test_shipped_default_meets_the_mnist_goal():
+    model, info = load_checkpoint()
+    assert DEFAULT_CHECKPOINT.is_file()
+    assert info["test_accuracy"] >= 0.985
+    assert [layer.out_features for layer in model.layers] == [200, 150, 100, 80, 10]
+    assert all(layer.bias is not None for layer in model.layers)
+
+
+class _Payload:
+    """Unpickling this would create a marker file: proof that code ran."""
+    marker = ""
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickle_with_code_payload_is_refused_and_never_run(tmp_path):
+    _Payload.marker = str(tmp_path / "pwned")
+    path = tmp_path / "evil.safetensors"
+    path.write_bytes(pickle.dumps({"weights": _Payload()}))
+    torch_path = tmp_path / "evil.pt"
+    with open(torch_path, "wb") as f:
+        torch.save({"weights": _Payload()}, f)
+    for p in (path, torch_path):
+        with pytest.raises(CheckpointError, match="not a readable model checkpoint"):
+            load_checkpoint(p)
+    assert not (tmp_path / "pwned").exists()
+
+
+def _good(tmp_path):
+    return save_checkpoint(tmp_path / "good.safetensors", MLP(), INFO)
+
+
+def test_truncated_file_is_refused(tmp_path):
+    data = _good(tmp_path).read_bytes()
+    for cut in (0, 7, 100, len(data) // 2, len(data) - 1):
+        path = tmp_path / f"cut{cut}.safetensors"
+        path.write_bytes(data[:cut])
+        with pytest.raises(CheckpointError):
+            load_checkpoint(path)
+
+
+def test_random_bytes_and_missing_files_are_refused(tmp_path):
+    path = tmp_path / "noise.safetensors"
+    path.write_bytes(os.urandom(5000))
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="no checkpoint file"):
+        load_checkpoint(tmp_path / "absent.safetensors")
+    with pytest.raises(CheckpointError, match="no checkpoint file"):
+        load_checkpoint(tmp_path)
+
+
+def test_foreign_safetensors_file_is_refused(tmp_path):
+    path = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(3)}, str(path), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match=f"not a {FORMAT} checkpoint"):
+        load_checkpoint(path)
+
+
+def _with_metadata(tmp_path, tensors, info, name="x.safetensors"):
+    path = tmp_path / name
+    save_file(tensors, str(path), metadata={"format": FORMAT, "format_version": "1", "info": json.dumps(info)})
+    return path
+
+
+def test_weights_of_another_architecture_are_refused(tmp_path):
+    other = MLP(ModelConfig(hidden=(64,)))
+    tensors = {k: v.contiguous() for k, v in other.state_dict().items()}
+    # Stored config claims the documented architecture, the weights are another one.
+    path = _with_metadata(tmp_path, tensors, {**INFO, "model_config": ModelConfig().to_dict()})
+    with pytest.raises(CheckpointError, match="do not match the model config"):
+        load_checkpoint(path)
+    # A config that cannot be read at all.
+    path = _with_metadata(tmp_path, tensors, {**INFO, "model_config": {"hidden": "lots"}}, "y.safetensors")
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_checkpoint(path)
+
+
+def test_nan_weights_bad_normalisation_and_damaged_metadata_are_refused(tmp_path):
+    tensors = {k: v.contiguous() for k, v in MLP().state_dict().items()}
+    good_info = {**INFO, "model_config": ModelConfig().to_dict()}
+    nan = {**tensors, "layers.0.weight": torch.full_like(tensors["layers.0.weight"], float("nan"))}
+    with pytest.raises(CheckpointError, match="NaN"):
+        load_checkpoint(_with_metadata(tmp_path, nan, good_info, "nan.safetensors"))
+    with pytest.raises(CheckpointError, match="out of range"):
+        load_checkpoint(_with_metadata(tmp_path, tensors, {**good_info, "std": 0}, "std.safetensors"))
+    path = tmp_path / "meta.safetensors"
+    save_file(tensors, str(path), metadata={"format": FORMAT, "format_version": "1", "info": "{not json"})
+    with pytest.raises(CheckpointError, match="metadata is damaged"):
+        load_checkpoint(path)
+    path = tmp_path / "v9.safetensors"
+    save_file(tensors, str(path), metadata={"format": FORMAT, "format_version": "9", "info": "{}"})
+    with pytest.raises(CheckpointError, match="format version"):
+        load_checkpoint(path)
+
+
+def test_failed_save_leaves_the_old_file_and_no_temporary(tmp_path):
+    path = _good(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="mean"):
+        save_checkpoint(path, MLP(), {"std": 0.3})
+    with pytest.raises(TypeError):          # info that is not JSON: fails before anything is written
+        save_checkpoint(path, MLP(), {**INFO, "bad": object()})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["good.safetensors"]

@@ -1,0 +1,144 @@
+"""The training engine on real MNIST: accuracy, determinism, stop, bad hyperparameters, the CLI."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+
+import pytest
+import torch
+
+from mnist_model import load_checkpoint
+from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, train
+
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def small(mnist) -> MnistSplits:
+    """5,000 training digits: enough to see learning, fast enough for many runs."""
+    return replace(mnist, train_x=mnist.train_x[:5000], train_y=mnist.train_y[:5000])
+
+
+def test_one_short_run_learns_mnist(mnist, tmp_path):
+    events = list(train(TrainConfig(epochs=2, augment=False), tmp_path / "m.safetensors", data=mnist))
+    epochs = [e for e in events if isinstance(e, EpochEvent)]
+    done = events[-1]
+    assert isinstance(done, DoneEvent) and not done.stopped
+    assert epochs[-1].valid_acc >= 0.95
+    assert done.test_acc >= 0.95
+    assert epochs[1].valid_loss < epochs[0].valid_loss
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert [s.step for s in steps] == list(range(1, len(steps) + 1)) == list(range(1, steps[0].total_steps + 1))
+
+
+def test_events_history_and_checkpoint_agree(small, tmp_path):
+    events = list(train(TrainConfig(epochs=2), tmp_path / "m.safetensors", data=small))
+    done = events[-1]
+    model, info = load_checkpoint(done.checkpoint)
+    assert info["history"] == done.history == [
+        {k: getattr(e, k) for k in ("epoch", "train_loss", "valid_loss", "valid_acc", "lr", "seconds")}
+        for e in events if isinstance(e, EpochEvent)]
+    assert info["test_accuracy"] == done.test_acc
+    assert info["train_config"] == TrainConfig(epochs=2).to_dict()
+    # The stored test accuracy is the model's real accuracy on the MNIST test digits.
+    x = (small.test_x.float() / 255 - info["mean"]) / info["std"]
+    with torch.no_grad():
+        acc = (model(x).argmax(1) == small.test_y).float().mean().item()
+    assert acc == pytest.approx(done.test_acc, abs=1e-6)
+
+
+def test_same_seed_same_metrics(small, tmp_path):
+    def run(seed):
+        events = train(TrainConfig(epochs=1, seed=seed), tmp_path / f"{seed}.safetensors", data=small)
+        return [(e.valid_loss, e.valid_acc, e.train_loss) for e in events if isinstance(e, EpochEvent)]
+    assert run(1) == run(1)
+    assert run(1) != run(2)
+
+
+def test_stop_event_ends_promptly_and_keeps_best(small, tmp_path):
+    stop = threading.Event()
+    events = []
+    for event in train(TrainConfig(epochs=5), tmp_path / "m.safetensors", data=small, stop=stop):
+        events.append(event)
+        if isinstance(event, StepEvent) and event.step == 50:   # mid second epoch (40 steps an epoch)
+            stop.set()
+    assert isinstance(events[-2], StepEvent) and events[-2].step == 50, "no step may run after the stop"
+    done = events[-1]
+    assert done.stopped and "stopped" in done.message
+    model, info = load_checkpoint(done.checkpoint)
+    assert info["stopped"] is True and len(info["history"]) == 1
+
+
+def test_closing_the_generator_still_saves(small, tmp_path):
+    out = tmp_path / "m.safetensors"
+    gen = train(TrainConfig(epochs=3), out, data=small)
+    for event in gen:
+        if isinstance(event, StepEvent) and event.step == 5:    # before any epoch ended
+            gen.close()
+            break
+    model, info = load_checkpoint(out)
+    assert info["stopped"] is True and info["history"] == []
+
+
+def test_diverging_run_stops_with_a_clear_message_and_keeps_the_old_model(small, tmp_path):
+    out = tmp_path / "m.safetensors"
+    list(train(TrainConfig(epochs=1), out, data=small))
+    before = out.read_bytes()
+    poisoned = small.train_x.float()
+    poisoned[123, 14, 14] = float("nan")      # one bad pixel makes the loss NaN at its batch
+    events = list(train(TrainConfig(epochs=2), out, data=replace(small, train_x=poisoned)))
+    done = events[-1]
+    assert isinstance(done, DoneEvent) and done.checkpoint is None
+    assert "diverged" in done.message and "learning rate" in done.message
+    assert not any(isinstance(e, EpochEvent) for e in events)
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("bad, field", [
+    (dict(epochs=0), "epochs"), (dict(lr=-0.1), "lr"), (dict(lr=float("nan")), "lr"),
+    (dict(batch_size=0), "batch_size"), (dict(device="tpu"), "device"), (dict(epochs=2.5), "epochs"),
+    (dict(augment="yes"), "augment"), (dict(lr_factor=1.5), "lr_factor"),
+])
+def test_bad_hyperparameters_are_refused_before_any_work(bad, field, tmp_path):
+    missing = tmp_path / "no-mnist-here"
+    with pytest.raises(ValueError, match=field):
+        train(TrainConfig(**bad), tmp_path / "m.safetensors", data_dir=missing)
+    assert not missing.exists() and not (tmp_path / "m.safetensors").exists()
+
+
+def _cli(*args, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "train", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_dry_run_writes_every_output(mnist_root, tmp_path):
+    result = _cli("--dry-run", "--out", str(tmp_path), "--data-dir", str(mnist_root))
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "mnist_mlp.safetensors", "metrics.json", "train_loss.png", "valid_loss.png", "lr.png"}
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2]
+    assert all(h["seconds"] > 0 for h in metrics["history"])
+    assert (tmp_path / "lr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    load_checkpoint(tmp_path / "mnist_mlp.safetensors")
+
+
+def test_cli_refuses_bad_flags_with_a_message(tmp_path):
+    result = _cli("--lr", "nan", "--out", str(tmp_path))
+    assert result.returncode == 2 and "lr must be a finite number" in result.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_missing_mnist_that_cannot_be_downloaded_names_the_folder(tmp_path):
+    # A proxy on a closed local port makes every download fail at once, without touching the network.
+    proxy = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+             "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": ""}
+    result = _cli("--dry-run", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "o"),
+                  env_extra=proxy)
+    assert result.returncode == 2
+    assert str(tmp_path / "empty") in result.stderr and "train-images-idx3-ubyte" in result.stderr
