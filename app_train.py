@@ -1,0 +1,162 @@
+"""Training from the app: one run at a time per server, driven through the engine's generator
+(`train.train`, the same loop as the CLI), turned into snapshots the Train tab can plot.
+
+The server's single slot is a non-blocking lock: a second visitor is told a run is in progress
+instead of waiting behind it. The slot is released when the driving generator ends, is closed
+(Stop, a cancelled API call, a closed tab) or is garbage-collected."""
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from app_models import runs_dir
+from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, load_mnist, train
+
+UPDATE_SECONDS = 0.5        # at most this often a snapshot goes to the browser (plus one per epoch)
+POINTS_PER_EPOCH = 25       # train-loss points per epoch; each is the mean of the steps it covers
+
+
+def training_allowed() -> bool:
+    """False when ALLOW_TRAINING is 0/false/no/off: a read-only deployment that only predicts."""
+    return os.environ.get("ALLOW_TRAINING", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+class RunInProgress(RuntimeError):
+    """Another run holds the server's training slot."""
+
+
+@dataclass
+class Snapshot:
+    """Everything the Train tab shows about one run, rebuilt into plots on each update."""
+    config: TrainConfig
+    started: float = field(default_factory=time.perf_counter)
+    phase: str = "loading MNIST"
+    step: int = 0
+    total_steps: int = 0
+    steps: list[dict] = field(default_factory=list)     # {"epoch": fractional epoch, "loss": mean loss}
+    epochs: list[dict] = field(default_factory=list)    # the engine's per-epoch records
+    done: DoneEvent | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def fraction(self) -> float:
+        if self.done is not None:
+            return 1.0
+        return self.step / self.total_steps if self.total_steps else 0.0
+
+    def status(self) -> str:
+        """One line: phase, epoch, last valid accuracy, elapsed time."""
+        parts = [self.phase]
+        if self.total_steps:
+            epoch = self.steps[-1]["epoch"] if self.steps else 0.0
+            parts.append(f"epoch {min(math.ceil(epoch), self.config.epochs) or 1} of {self.config.epochs}")
+        if self.epochs:
+            parts.append(f"valid accuracy {self.epochs[-1]['valid_acc']:.2%}")
+        parts.append(f"{self.elapsed:.0f} s")
+        return " · ".join(parts)
+
+    def train_loss_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.steps, columns=["epoch", "loss"])
+
+    def epoch_loss_frame(self) -> pd.DataFrame:
+        """Valid loss per epoch, beside the epoch's mean train loss for comparison."""
+        rows = [{"epoch": r["epoch"], "loss": r[key], "split": split}
+                for r in self.epochs for key, split in (("valid_loss", "valid"), ("train_loss", "train (mean)"))]
+        return pd.DataFrame(rows, columns=["epoch", "loss", "split"])
+
+    def lr_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"epoch": r["epoch"], "lr": r["lr"]} for r in self.epochs], columns=["epoch", "lr"])
+
+
+class TrainingSlot:
+    """The server's one training run: who owns it, its stop switch, and the MNIST splits it reuses."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data_lock = threading.Lock()
+        self._data: tuple[tuple[int, int], MnistSplits] | None = None
+        self.owner: str | None = None
+        self.stop = threading.Event()
+        self.current: Snapshot | None = None
+
+    @contextmanager
+    def claim(self, owner: str) -> Iterator[threading.Event]:
+        """Hold the slot for `owner`, or raise RunInProgress at once."""
+        if not self._lock.acquire(blocking=False):
+            running = self.current
+            detail = f" ({running.status()})" if running is not None else ""
+            raise RunInProgress(f"A training run is in progress{detail}. This server trains one model at a "
+                                f"time; try again when it ends. Drawing and predicting keep working meanwhile.")
+        try:
+            self.owner, self.stop = owner, threading.Event()
+            yield self.stop
+        finally:
+            self.owner, self.current = None, None
+            self._lock.release()
+
+    def request_stop(self, owner: str) -> bool:
+        """Stop the run if `owner` started it; True when a stop was requested."""
+        if self.owner is not None and self.owner == owner:
+            self.stop.set()
+            return True
+        return False
+
+    def data(self, valid_size: int, seed: int) -> MnistSplits:
+        """MNIST split for this config, read on first use (never at import) and kept for the next run."""
+        with self._data_lock:
+            if self._data is None or self._data[0] != (valid_size, seed):
+                self._data = ((valid_size, seed), load_mnist(valid_size=valid_size, seed=seed))
+            return self._data[1]
+
+
+def new_run_path() -> Path:
+    """A fresh checkpoint path under the runs folder; never the shipped model, never an older run."""
+    return runs_dir() / f"app-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}.safetensors"
+
+
+def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterator[Snapshot]:
+    """Train `config` in `slot` and yield snapshots: at start, every UPDATE_SECONDS, every epoch, at the end.
+    Raises ValueError for a bad config and RunInProgress when the slot is taken, before any work."""
+    config.validate()
+    with slot.claim(owner) as stop:
+        snap = Snapshot(config)
+        slot.current = snap
+        yield snap
+        data = slot.data(config.valid_size, config.seed)
+        events = train(config, out=new_run_path(), data=data, stop=stop)
+        snap.phase = "training"
+        last, pending, pending_sum = time.perf_counter(), 0, 0.0
+        try:
+            for event in events:
+                if isinstance(event, StepEvent):
+                    snap.step, snap.total_steps = event.step, event.total_steps
+                    per_point = max(1, round(event.total_steps / config.epochs / POINTS_PER_EPOCH))
+                    pending, pending_sum = pending + 1, pending_sum + event.loss
+                    if pending == per_point:
+                        snap.steps.append({"epoch": event.epoch, "loss": pending_sum / pending})
+                        pending, pending_sum = 0, 0.0
+                    if time.perf_counter() - last < UPDATE_SECONDS:
+                        continue
+                elif isinstance(event, EpochEvent):
+                    snap.epochs.append(vars(event).copy())
+                elif isinstance(event, DoneEvent):
+                    snap.done = event
+                    snap.phase = "stopped" if event.stopped else "finished"
+                if stop.is_set() and snap.done is None:
+                    snap.phase = "stopping: testing and saving the best weights so far"
+                last = time.perf_counter()
+                yield snap
+        finally:
+            events.close()   # a closed driver (cancelled call, closed tab) still ends the run and saves

@@ -1,0 +1,162 @@
+"""Drive the real app from outside, as people and clients do: start `python app.py` on a free port,
+open it in headless Chromium, draw pen digits with real mouse strokes, read what the page shows.
+Used by the app's tests and by scripts/screenshots.py."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")   # Debian's package; never a downloaded browser
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+POINTS_PER_STROKE = 16   # each mouse move costs ~0.5 s of WebGL drawing in software; 16 keep a digit's shape
+DIGIT_HEIGHT = 0.6       # drawn digit height as a fraction of the drawing area
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_app(env: dict[str, str] | None = None, timeout: float = 90.0) -> Iterator[str]:
+    """Run `python app.py` on a free local port with `env` added; yield its URL; stop it afterwards."""
+    port = free_port()
+    full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+                "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=full_env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read().decode()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url + "gradio_api/info", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"app.py did not answer at {url} within {timeout:.0f} s") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def sketch_files(value: dict, folder: str | os.PathLike) -> dict:
+    """A numpy sketchpad value as the dict of PNG files that gradio_client uploads."""
+    from gradio_client import handle_file
+
+    folder = Path(tempfile.mkdtemp(dir=folder))
+
+    def save(name: str, image: np.ndarray | None):
+        if image is None:
+            return None
+        path = folder / f"{name}.png"
+        Image.fromarray(image).save(path)
+        return handle_file(str(path))
+
+    return {"background": save("background", value["background"]),
+            "layers": [save(f"layer{i}", layer) for i, layer in enumerate(value["layers"])],
+            "composite": save("composite", value["composite"])}
+
+
+def launch_chromium(playwright):
+    """Headless Debian Chromium with a fresh profile."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def open_app(browser, url: str):
+    """A page showing the app with the sketchpad ready (English aria-labels, room for both columns)."""
+    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1100})
+    page.goto(url)
+    page.wait_for_selector(".pixi-target canvas", timeout=60_000)
+    page.wait_for_selector('button[aria-label="Brush"].highlight', timeout=30_000)
+    return page
+
+
+def drawing_area(page) -> tuple[float, float, float]:
+    """(left, top, side) of the drawable square on screen: the canvas element covers the whole
+    component, and the drawing is its CANVAS pixels times the zoom shown, centred."""
+    canvas = page.evaluate("() => window.gradio_config.components"
+                           ".find(c => c.type === 'imageeditor').props.canvas_size[0]")
+    box = page.locator(".pixi-target canvas").first.bounding_box()
+    zoom = float(page.locator(".zoom-number").first.inner_text().strip().rstrip("%")) / 100
+    side = canvas * zoom
+    return box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2, side
+
+
+def subsample(stroke, n: int = POINTS_PER_STROKE) -> list[tuple[float, float]]:
+    """At most n points along the stroke, evenly by index, first and last kept."""
+    idx = np.unique(np.linspace(0, len(stroke) - 1, min(n, len(stroke))).round().astype(int))
+    return [stroke[i] for i in idx]
+
+
+def draw_digit(page, strokes) -> None:
+    """Draw unit-square strokes (x right, y down) as mouse drags, centred and DIGIT_HEIGHT tall.
+    Each move is awaited: moves sent together are merged by Chrome into straight lines."""
+    left, top, side = drawing_area(page)
+    points = np.concatenate([np.asarray(s, float) for s in strokes])
+    lo, hi = points.min(0), points.max(0)
+    scale = DIGIT_HEIGHT * side / max(hi[1] - lo[1], (hi[0] - lo[0]) * 0.8, 1e-6)
+    centre = (lo + hi) / 2
+
+    def screen(p) -> tuple[float, float]:
+        return left + side / 2 + (p[0] - centre[0]) * scale, top + side / 2 + (p[1] - centre[1]) * scale
+
+    for stroke in strokes:
+        pts = [screen(p) for p in subsample(stroke)]
+        page.mouse.move(*pts[0])
+        page.mouse.down()
+        for x, y in pts[1:] if len(pts) > 1 else [(pts[0][0] + 1, pts[0][1] + 1)]:
+            page.mouse.move(x, y)
+        page.mouse.up()
+
+
+def clear_canvas(page) -> None:
+    """Clear with the pad's own button, then pick the brush again (clearing deselects it)."""
+    page.locator('button[aria-label="Clear canvas"]').first.click()
+    page.locator('button[aria-label="Brush"]').first.click()
+    page.wait_for_selector('button[aria-label="Brush"].highlight')
+
+
+def seen_src(page) -> str | None:
+    img = page.locator("#seen img")
+    return img.first.get_attribute("src") if img.count() else None
+
+
+def wait_for_prediction(page, before: str | None, settle: float = 1.5, timeout: float = 30.0) -> str:
+    """Wait until the 28 x 28 view has changed from `before` and stayed the same for `settle` seconds
+    (live predictions arrive once per stroke), then return the predicted label the page shows."""
+    deadline = time.monotonic() + timeout
+    last, since = seen_src(page), time.monotonic()
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        now = seen_src(page)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now is not None and now != before and time.monotonic() - since >= settle:
+            return page.locator(".digit").first.inner_text().strip()
+    raise TimeoutError(f"no settled prediction within {timeout:.0f} s")
