@@ -99,7 +99,9 @@ def train_outputs(snap: Snapshot) -> tuple:
         else:
             result = f"### No model saved\n{done.message}."
     progress = f'<progress value="{snap.fraction:.4f}" max="1"></progress>'
-    return (snap.status(), progress, snap.train_loss_frame(), snap.epoch_loss_frame(), snap.lr_frame(),
+    x_lim = [0, snap.config.epochs]     # the whole run's width from the start, so the plots fill as it trains
+    return (snap.status(), progress, gr.LinePlot(snap.train_loss_frame(), x_lim=x_lim),
+            gr.ScatterPlot(snap.epoch_loss_frame(), x_lim=x_lim), gr.LinePlot(snap.lr_frame(), x_lim=x_lim),
             result, gr.Button(visible=new_key is not None), new_key)
 
 
@@ -136,7 +138,7 @@ CSS = """
 .digit.empty { font-size: 2rem; font-weight: 400; opacity: 0.6; padding: 2.5rem 0; }
 .confidence { text-align: center; opacity: 0.7; }
 #seen img { image-rendering: pixelated; }
-progress { width: 100%; height: 1.2rem; }
+progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
 """
 
 with gr.Blocks(title="Handwritten digits") as demo:
@@ -153,8 +155,8 @@ with gr.Blocks(title="Handwritten digits") as demo:
                                           eraser=gr.Eraser(default_size=BRUSH * 2), layers=False, transforms=(),
                                           label="Draw one digit here", buttons=[], format="png")
                     with gr.Row():
-                        predict_btn = gr.Button("Predict", variant="primary")
-                        picker = gr.Dropdown(label="Model (test accuracy on MNIST's 10,000 test digits)",
+                        predict_btn = gr.Button("Predict", variant="primary", scale=1)
+                        picker = gr.Dropdown(scale=3, label="Model (test accuracy on MNIST's 10,000 test digits)",
                                              choices=[(e.label, e.key) for e in list_models()], value=DEFAULT_KEY)
                 with gr.Column(scale=2):
                     digit = gr.HTML(digit_html(None), label="Prediction")
@@ -189,7 +191,7 @@ with gr.Blocks(title="Handwritten digits") as demo:
             progress = gr.HTML('<progress value="0" max="1"></progress>', label="Progress")
             with gr.Row():
                 train_plot = gr.LinePlot(x="epoch", y="loss", label="Train loss", title="Train loss (per batch, smoothed)", height=260)
-                epoch_plot = gr.LinePlot(x="epoch", y="loss", color="split", label="Valid loss", title="Valid loss per epoch",
+                epoch_plot = gr.ScatterPlot(x="epoch", y="loss", color="split", label="Valid loss", title="Valid loss per epoch",
                                          height=260)
                 lr_plot = gr.LinePlot(x="epoch", y="lr", label="Learning rate", title="Learning rate per epoch", height=260)
             result = gr.Markdown(label="Result")

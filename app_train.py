@@ -68,16 +68,23 @@ class Snapshot:
         return " · ".join(parts)
 
     def train_loss_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.steps, columns=["epoch", "loss"])
+        return _frame(self.steps, epoch=float, loss=float)
 
     def epoch_loss_frame(self) -> pd.DataFrame:
         """Valid loss per epoch, beside the epoch's mean train loss for comparison."""
         rows = [{"epoch": r["epoch"], "loss": r[key], "split": split}
                 for r in self.epochs for key, split in (("valid_loss", "valid"), ("train_loss", "train (mean)"))]
-        return pd.DataFrame(rows, columns=["epoch", "loss", "split"])
+        return _frame(rows, epoch=float, loss=float, split=str)
 
     def lr_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([{"epoch": r["epoch"], "lr": r["lr"]} for r in self.epochs], columns=["epoch", "lr"])
+        """The learning rate each epoch trained with: the initial one, then the scheduler's after each epoch."""
+        rows = [{"epoch": 0.0, "lr": self.config.lr}] + [{"epoch": r["epoch"], "lr": r["lr"]} for r in self.epochs]
+        return _frame(rows, epoch=float, lr=float)
+
+
+def _frame(rows: list[dict], **dtypes: type) -> pd.DataFrame:
+    """Typed even when empty: a plot given an untyped empty frame draws its axes as categories for good."""
+    return pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes)
 
 
 class TrainingSlot:

@@ -1,0 +1,90 @@
+"""The app in a real browser (Playwright driving Debian's Chromium), used as a person uses it:
+pen digits drawn with mouse strokes are read correctly, Clear brings back the empty state, Train
+fills the plots, Stop ends the run, and its model goes to the Draw tab in one click.
+Screenshots land in test-artifacts/. Skipped without Chromium unless REQUIRE_BROWSER=1."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bench.pen_digits import load_pen_digits
+from scripts.app_driver import (CHROMIUM, clear_canvas, draw_digit, launch_chromium, open_app, seen_src,
+                                serve_app, wait_for_prediction)
+from tests.conftest import REPO
+
+ARTIFACTS = REPO / "test-artifacts"
+DIGITS = 3             # each costs ~5-20 s of software WebGL; bulk accuracy is tested through the API
+MAX_POINTS = 40        # pick quick-to-draw digits: at most this many mouse moves in all
+
+if not Path(CHROMIUM).exists():
+    reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}; REQUIRE_BROWSER=1 makes this an error", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+
+
+def line_points(page, plot: int) -> int:
+    """How many points the `plot`-th line plot on the page draws (its SVG path's vertices)."""
+    return page.evaluate("""i => {
+        const path = document.querySelectorAll('.vega-embed')[i]?.querySelector('g.mark-line path');
+        return path ? (path.getAttribute('d') || '').split(/[ML]/).length - 1 : 0; }""", plot)
+
+
+@pytest.fixture(scope="module")
+def page(mnist_root, tmp_path_factory):
+    ARTIFACTS.mkdir(exist_ok=True)
+    runs = tmp_path_factory.mktemp("runs")
+    with serve_app({"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(runs)}) as url, sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        yield open_app(browser, url)
+        browser.close()
+
+
+def test_drawn_pen_digits_are_read(page, pen_digits_path):
+    digits, seen_labels = [], set()
+    for digit in load_pen_digits(pen_digits_path):       # distinct labels, few mouse moves
+        moves = sum(min(16, len(s)) for s in digit.strokes)
+        if digit.label not in seen_labels and moves <= MAX_POINTS and len(digits) < DIGITS:
+            digits.append(digit)
+            seen_labels.add(digit.label)
+    assert page.locator(".digit.empty").count() == 1            # the empty state before any drawing
+    for i, digit in enumerate(digits):
+        if i:
+            clear_canvas(page)
+            page.locator(".digit.empty").wait_for(timeout=30_000)
+        before = seen_src(page)
+        draw_digit(page, digit.strokes)
+        shown = wait_for_prediction(page, before)
+        page.screenshot(path=ARTIFACTS / f"draw-{i}-label{digit.label}.png", full_page=True)
+        top_row = page.locator('[data-testid="label"] button.confidence-set').first.inner_text().split()[0]
+        assert shown == top_row == str(digit.label), f"{digit.id}: drew {digit.label}, page shows {shown}"
+
+
+def test_train_fills_the_plots_and_stop_hands_the_model_to_draw(page):
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function("() => document.querySelectorAll('.vega-embed').length >= 3", timeout=60_000)
+    page.wait_for_function("""() => {
+        const path = document.querySelector('.vega-embed g.mark-line path');
+        return path && (path.getAttribute('d') || '').split(/[ML]/).length - 1 >= 3; }""", timeout=120_000)
+    first = line_points(page, 0)
+    page.wait_for_function("""n => {
+        const path = document.querySelector('.vega-embed g.mark-line path');
+        return (path.getAttribute('d') || '').split(/[ML]/).length - 1 > n; }""", arg=first, timeout=60_000)
+    assert "training" in page.get_by_text("epoch 1 of").first.inner_text()
+    page.screenshot(path=ARTIFACTS / "train-running.png", full_page=True)
+
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("heading", name="Test accuracy").wait_for(timeout=60_000)
+    assert page.get_by_text("Stopped early").count() == 1
+    page.screenshot(path=ARTIFACTS / "train-stopped.png", full_page=True)
+
+    page.get_by_role("button", name="Use this model in Draw").click()
+    page.locator('.pixi-target canvas').first.wait_for(state="visible", timeout=30_000)
+    picker = page.get_by_label("Model (test accuracy on MNIST's 10,000 test digits)")
+    page.wait_for_function("el => el.value.startsWith('app-')", arg=picker.element_handle(), timeout=30_000)
+    page.screenshot(path=ARTIFACTS / "draw-new-model.png", full_page=True)
