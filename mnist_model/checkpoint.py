@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from .model import MLP, ModelConfig
 
@@ -45,12 +45,13 @@ def save_checkpoint(path: str | os.PathLike, model: MLP, info: dict) -> Path:
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "info": json.dumps(full_info)}
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
+    payload = save(tensors, metadata=metadata)   # serialise first: a bad tensor fails before any I/O
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=metadata)
-        with open(tmp, "rb+") as f:          # make the bytes durable before the rename publishes them
-            os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as f:       # plain writes, so a full disk raises a normal OSError
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())             # the bytes are durable before the rename publishes them
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

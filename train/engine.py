@@ -118,9 +118,13 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
             return DoneEvent(None, None, stopped, message or "no weights worth saving", history)
         model.load_state_dict(best[2])
         test_acc = evaluate(test_x, test_y)[1]
-        save_checkpoint(out, model.cpu(), {"mean": mean, "std": std, "train_config": cfg.to_dict(),
-                                           "history": history, "test_accuracy": test_acc,
-                                           "valid_accuracy": best[0], "stopped": stopped})
+        try:
+            save_checkpoint(out, model.cpu(), {"mean": mean, "std": std, "train_config": cfg.to_dict(),
+                                               "history": history, "test_accuracy": test_acc,
+                                               "valid_accuracy": best[0], "stopped": stopped})
+        except OSError as e:    # disk full, read-only folder...: the previous file at `out` is untouched
+            return DoneEvent(None, test_acc, stopped, f"could not save the model to {out}: {e.strerror or e}; "
+                             "any earlier file there is unchanged", history)
         summary = f"test accuracy {test_acc:.2%}"
         return DoneEvent(out, test_acc, stopped, f"{message}; {summary}" if message else summary, history)
 
