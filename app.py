@@ -99,9 +99,7 @@ def train_outputs(snap: Snapshot) -> tuple:
         else:
             result = f"### No model saved\n{done.message}."
     progress = f'<progress value="{snap.fraction:.4f}" max="1"></progress>'
-    x_lim = [0, snap.config.epochs]     # the whole run's width from the start, so the plots fill as it trains
-    return (snap.status(), progress, gr.LinePlot(snap.train_loss_frame(), x_lim=x_lim),
-            gr.ScatterPlot(snap.epoch_loss_frame(), x_lim=x_lim), gr.LinePlot(snap.lr_frame(), x_lim=x_lim),
+    return (snap.status(), progress, snap.train_loss_frame(), snap.epoch_loss_frame(), snap.lr_frame(),
             result, gr.Button(visible=new_key is not None), new_key)
 
 
