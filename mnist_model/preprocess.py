@@ -23,9 +23,10 @@ SIDE = 28                # MNIST image side, px
 BOX = 20                 # longest side of the digit inside it, px
 WORK = 56                # longest side of the working image where stroke width is measured and fixed
 CENTRE = (14.0, 14.0)    # MNIST's centre of mass (row, col): every training digit's lies within 0.5 px of it
-WIDTH_RANGE = (1.66, 4.07)  # MNIST's 2nd-98th percentile stroke width in BOX px, by `stroke_width` at WORK
+WIDTH_RANGE = (1.66, 3.33)  # MNIST's 2nd and 90th percentile stroke width, BOX px, by `_stroke_width` at WORK
 WIDTH_TARGET = 2.44      # MNIST's median stroke width, BOX px: what out-of-range strokes are redrawn at
 BLANK = 0.1              # ink below this everywhere (0-1) means nothing is drawn
+DOT = 2.5                # ink less than this many stroke widths long is a dot (a disk or a square: 2)
 OPAQUE = 250             # alpha at or above this everywhere: the alpha channel carries no drawing
 MAX_SIDE = 10_000        # larger than any screen or photo a person would send; refuse, do not decode
 SUPERSAMPLE = 4          # redrawn strokes are drawn this much finer, then box-averaged: antialiasing
@@ -47,6 +48,8 @@ def to_mnist(image) -> np.ndarray:
         return np.zeros((SIDE, SIDE), np.uint8)
     work = _resize_longest(crop, WORK)
     width = _stroke_width(work) * BOX / max(work.shape)
+    if width * DOT > BOX:               # no longer than it is wide: a dot, drawn as MNIST would
+        return _place(_redraw(np.ones((1, 1), bool), WIDTH_TARGET))
     if width < WIDTH_RANGE[0]:
         # Too thin to thin further or to trust its antialiasing: redraw the centre line.
         return _place(_redraw(_skeleton(work > 0.25 * work.max()), WIDTH_TARGET))
@@ -76,10 +79,10 @@ def _sketchpad_ink(value: dict) -> tuple[np.ndarray | None, int]:
     # Layers are transparent except where drawn, so their ink is their alpha. A layer without
     # transparency (a pasted picture) is left to the composite, which shows it.
     arrays = [_as_uint8(layer) for layer in layers if layer is not None]
+    if len({a.shape[:2] for a in arrays}) > 1:
+        raise ImageError(f"Sketchpad layers differ in size: {sorted({a.shape[:2] for a in arrays})}")
     drawn = [a[..., -1] for a in arrays if a.shape[2] in (2, 4) and a[..., -1].min() < OPAQUE
              and a[..., -1].max() >= BLANK * 255]
-    if len({alpha.shape for alpha in drawn}) > 1:
-        raise ImageError(f"Sketchpad layers differ in size: {sorted({alpha.shape for alpha in drawn})}")
     if drawn:
         return np.maximum.reduce(drawn) if len(drawn) > 1 else drawn[0], 0
     for part in ("composite", "background"):
@@ -246,12 +249,12 @@ def _erode(work: np.ndarray, width: float) -> np.ndarray:
     # Each step takes 1 px off both sides of a stroke, but the ink's extent shrinks by 2 px too
     # and rescaling to BOX widens the strokes again: solve (width - 2k) / (side - 2k) = target / BOX.
     side, ratio = max(work.shape), WIDTH_TARGET / BOX
-    steps = max(0.0, (width - ratio * side) / (2 * (1 - ratio)))
+    steps = (width - ratio * side) / (2 * (1 - ratio))
     whole = int(steps)
     eroded = _morph(work, whole, np.minimum)
     eroded = eroded + (steps - whole) * (_morph(eroded, 1, np.minimum, start=whole) - eroded)
     rows, cols = np.flatnonzero(eroded.max(1) > BLANK), np.flatnonzero(eroded.max(0) > BLANK)
-    if len(rows) == 0:                  # a solid blob: nothing survives, keep the original
+    if len(rows) == 0:                  # the mean width overstated every stroke: leave them as they are
         return work
     return eroded[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
 
