@@ -99,7 +99,7 @@ def train_outputs(snap: Snapshot) -> tuple:
         else:
             result = f"### No model saved\n{done.message}."
     progress = f'<progress value="{snap.fraction:.4f}" max="1"></progress>'
-    return (snap.status(), progress, snap.train_loss_frame(), snap.epoch_loss_frame(), snap.lr_frame(),
+    return (snap.status(), progress, snap.train_loss_frame(), snap.valid_loss_frame(), snap.lr_frame(),
             result, gr.Button(visible=new_key is not None), new_key)
 
 
@@ -161,7 +161,7 @@ with gr.Blocks(title="Handwritten digits") as demo:
                     hint = gr.Markdown("Draw one digit, 0 to 9; the prediction updates after each stroke.", label="Hint")
                     probabilities = gr.Label(num_top_classes=10, label="Probability of each digit", show_heading=False)
                     seen = gr.Image(label="What the model saw: 28 x 28 pixels, white on black", type="numpy",
-                                    format="png", interactive=False, buttons=[], elem_id="seen", height=280)
+                                    format="png", interactive=False, buttons=[], elem_id="seen", height=28 * CELL + 48)
         with gr.Tab("Train", id="train"):
             if not training_allowed():
                 gr.Markdown("**Training is switched off on this server.** Drawing and predicting still work.")
@@ -189,8 +189,8 @@ with gr.Blocks(title="Handwritten digits") as demo:
             progress = gr.HTML('<progress value="0" max="1"></progress>', label="Progress")
             with gr.Row():
                 train_plot = gr.LinePlot(x="epoch", y="loss", label="Train loss", title="Train loss (per batch, smoothed)", height=260)
-                epoch_plot = gr.ScatterPlot(x="epoch", y="loss", color="split", label="Valid loss", title="Valid loss per epoch",
-                                         height=260)
+                epoch_plot = gr.ScatterPlot(x="epoch", y="valid_loss", label="Valid loss", title="Valid loss per epoch",
+                                            height=260)
                 lr_plot = gr.LinePlot(x="epoch", y="lr", label="Learning rate", title="Learning rate per epoch", height=260)
             result = gr.Markdown(label="Result")
             use_btn = gr.Button("Use this model in Draw", visible=False)

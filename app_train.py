@@ -70,11 +70,9 @@ class Snapshot:
     def train_loss_frame(self) -> pd.DataFrame:
         return _frame(self.steps, epoch=float, loss=float)
 
-    def epoch_loss_frame(self) -> pd.DataFrame:
-        """Valid loss per epoch, beside the epoch's mean train loss for comparison."""
-        rows = [{"epoch": r["epoch"], "loss": r[key], "split": split}
-                for r in self.epochs for key, split in (("valid_loss", "valid"), ("train_loss", "train (mean)"))]
-        return _frame(rows, epoch=float, loss=float, split=str)
+    def valid_loss_frame(self) -> pd.DataFrame:
+        return _frame([{"epoch": r["epoch"], "valid_loss": r["valid_loss"]} for r in self.epochs],
+                      epoch=float, valid_loss=float)
 
     def lr_frame(self) -> pd.DataFrame:
         """The learning rate each epoch trained with: the initial one, then the scheduler's after each epoch."""
@@ -83,7 +81,8 @@ class Snapshot:
 
 
 def _frame(rows: list[dict], **dtypes: type) -> pd.DataFrame:
-    """Typed even when empty: a plot given an untyped empty frame draws its axes as categories for good."""
+    """Typed even when empty: a plot given an untyped empty frame draws its axes as categories for good.
+    (No colour column either: Gradio 6 fixes a plot's colour domain at its first, empty, value.)"""
     return pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes)
 
 
