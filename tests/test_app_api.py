@@ -123,3 +123,13 @@ def test_predictions_stay_fast_while_a_run_trains(app, pen_digits_path, tmp_path
     c.predict(api_name="/stop")
     job.result(timeout=60)
     assert sorted(latencies)[2] < 2.0, latencies
+
+
+def test_read_only_server_predicts_but_refuses_training(mnist_root, pen_digits_path, tmp_path):
+    value = sketch_files(render_sketchpad(load_pen_digits(pen_digits_path)[0], canvas=448), tmp_path)
+    with serve_app({"ALLOW_TRAINING": "0", "MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(tmp_path / "runs")}) as url:
+        c = Client(url, verbose=False)
+        assert c.predict(value, api_name="/predict")[0]["label"] is not None
+        with pytest.raises(Exception, match="switched off"):
+            c.predict(*train_args(SHORT), api_name="/train")
+    assert not (tmp_path / "runs").exists()
