@@ -48,6 +48,7 @@ def enlarge(image28: np.ndarray) -> np.ndarray:
 
 
 def digit_html(label: int | None, confidence: float = 0.0) -> str:
+    """The big predicted digit with its confidence, or the empty-canvas invitation."""
     if label is None:
         return '<div class="digit empty">draw a digit</div>'
     return f'<div class="digit">{label}</div><div class="confidence">{confidence:.0%} sure</div>'
@@ -79,6 +80,7 @@ def picker_update(model_key: str) -> gr.Dropdown:
 
 
 def choose_model(model_key: str) -> str:
+    """The picker's choice into this visitor's state, which /predict reads (the API takes only the sketch)."""
     return model_key
 
 
@@ -88,6 +90,7 @@ def whole(value: float | int) -> float | int:
 
 
 def train_outputs(snap: Snapshot) -> tuple:
+    """A snapshot as the Train tab's outputs: status, progress bar, three plots, result, button, new key."""
     done = snap.done
     result, new_key = "", None
     if done is not None:
@@ -128,6 +131,7 @@ def stop_training(request: gr.Request) -> str:
 
 
 def use_model(model_key: str) -> tuple[str, gr.Dropdown, gr.Tabs]:
+    """Pick the run just trained and show the Draw tab."""
     return model_key, picker_update(model_key), gr.Tabs(selected="draw")
 
 
@@ -158,7 +162,8 @@ with gr.Blocks(title="Handwritten digits") as demo:
                                              choices=[(e.label, e.key) for e in list_models()], value=DEFAULT_KEY)
                 with gr.Column(scale=2):
                     digit = gr.HTML(digit_html(None), label="Prediction")
-                    hint = gr.Markdown("Draw one digit, 0 to 9; the prediction updates after each stroke.", label="Hint")
+                    hint = gr.Markdown("Draw one digit, 0 to 9; the prediction updates after each stroke.",
+                                       label="Hint")
                     probabilities = gr.Label(num_top_classes=10, label="Probability of each digit", show_heading=False)
                     seen = gr.Image(label="What the model saw: 28 x 28 pixels, white on black", type="numpy",
                                     format="png", interactive=False, buttons=[], elem_id="seen", height=28 * CELL + 48)
@@ -188,10 +193,12 @@ with gr.Blocks(title="Handwritten digits") as demo:
             status = gr.Markdown("No run yet.", label="Status")
             progress = gr.HTML('<progress value="0" max="1"></progress>', label="Progress")
             with gr.Row():
-                train_plot = gr.LinePlot(x="epoch", y="loss", label="Train loss", title="Train loss (per batch, smoothed)", height=260)
+                train_plot = gr.LinePlot(x="epoch", y="loss", label="Train loss",
+                                         title="Train loss (batches, averaged in groups)", height=260)
                 epoch_plot = gr.ScatterPlot(x="epoch", y="valid_loss", label="Valid loss", title="Valid loss per epoch",
                                             height=260)
-                lr_plot = gr.LinePlot(x="epoch", y="lr", label="Learning rate", title="Learning rate per epoch", height=260)
+                lr_plot = gr.LinePlot(x="epoch", y="lr", label="Learning rate", title="Learning rate per epoch",
+                                      height=260)
             result = gr.Markdown(label="Result")
             use_btn = gr.Button("Use this model in Draw", visible=False)
 
