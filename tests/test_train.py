@@ -73,6 +73,14 @@ def test_stop_event_ends_promptly_and_keeps_best(small, tmp_path):
     assert info["stopped"] is True and len(info["history"]) == 1
 
 
+def test_stop_before_the_first_step_saves_nothing(small, tmp_path):
+    stop = threading.Event()
+    stop.set()
+    events = list(train(TrainConfig(epochs=2), tmp_path / "m.safetensors", data=small, stop=stop))
+    assert len(events) == 1 and events[0].checkpoint is None and events[0].stopped
+    assert "nothing saved" in events[0].message and not any(tmp_path.iterdir())
+
+
 def test_closing_the_generator_still_saves(small, tmp_path):
     out = tmp_path / "m.safetensors"
     gen = train(TrainConfig(epochs=3), out, data=small)

@@ -167,11 +167,15 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
         yield from epochs()
     except GeneratorExit:             # the driver closed us: keep the best weights, yield nothing more
         stopped = True
-        consider(*evaluate(valid_x, valid_y))
+        if step > 0:
+            consider(*evaluate(valid_x, valid_y))
         finish()
         raise
     stopped = stop.is_set() and step < total
-    if stopped and not message:       # stopped mid-run: the current weights may be the best so far
-        consider(*evaluate(valid_x, valid_y))
-        message = f"stopped after step {step} of {total}; best weights kept"
+    if stopped and not message:
+        if step == 0:                 # untrained weights are not a model anyone wants saved
+            message = "stopped before the first step; nothing saved"
+        else:                         # stopped mid-run: the current weights may be the best so far
+            consider(*evaluate(valid_x, valid_y))
+            message = f"stopped after step {step} of {total}; best weights kept"
     yield finish()
