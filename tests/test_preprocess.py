@@ -85,7 +85,7 @@ def test_every_input_kind_gives_the_same_result(drawing, tmp_path):
         "RGBA layer": layer, "RGBA composite": composite, "RGB": rgb, "(H, W)": grey,
         "(H, W, 1)": grey[..., None], "white on black": 255 - grey, "float": grey / 255.0,
         "float32 RGB": (rgb / 255.0).astype(np.float32), "uint16": grey.astype(np.uint16) * 257,
-        "bool-free LA": np.stack([np.zeros_like(grey), layer[..., 3]], -1),
+        "LA array": np.stack([np.zeros_like(grey), layer[..., 3]], -1),
         "PIL L": Image.fromarray(grey), "PIL RGB": Image.fromarray(rgb), "PIL RGBA": Image.fromarray(layer),
         "PIL LA": Image.fromarray(grey).convert("LA"), "PIL I;16": Image.fromarray(grey.astype(np.uint16) * 257),
         "PIL P": Image.fromarray(grey).convert("P"), "file path": str(tmp_path / "grey.png"),
@@ -128,11 +128,11 @@ def test_a_dot_gives_a_small_centred_mark():
 
 
 @pytest.mark.parametrize("bad", [
-    "not/a/file.png", 3, [[0, 255]], b"\x89PNG", None, np.zeros((0, 28), np.uint8), np.zeros((28, 28, 5), np.uint8),
-    np.zeros((2, 28, 28, 1), np.uint8), np.array([[np.nan, 0.0]]), np.array([[np.inf, 0.0]]),
+    "not/a/file.png", 3, [[0, 255]], b"\x89PNG", None, np.zeros((0, 28), np.uint8),
+    np.zeros((28, 28, 5), np.uint8), np.zeros((2, 28, 28, 1), np.uint8), np.array([[np.nan, 0.0]]), np.array([[np.inf, 0.0]]),
     np.full((4, 4), 2.0), np.full((4, 4), 7, np.int64), np.zeros((1, 10_001), np.uint8),
     {"background": None, "layers": "x", "composite": None}, {"image": np.zeros((4, 4))},
-    {"background": None, "layers": [np.zeros((4, 4, 4), np.uint8), np.full((5, 5, 4), 255, np.uint8)] * 1,
+    {"background": None, "layers": [np.zeros((4, 4, 4), np.uint8), np.full((5, 5, 4), 255, np.uint8)],
      "composite": None},
 ], ids=["missing file", "int", "list", "bytes", "None", "zero size", "5 channels", "4-d", "NaN", "inf",
         "float > 1", "int64", "absurd size", "layers not a list", "unknown key", "layer sizes differ"])
