@@ -18,6 +18,7 @@ import gradio as gr
 import numpy as np
 
 from app_models import DEFAULT_KEY, Recognizers, list_models, run_key
+from app_sketch import Sketchpad
 from app_train import RunInProgress, Snapshot, TrainingSlot, run_training, training_allowed
 from mnist_model import CheckpointError, ImageError
 from train import TrainConfig
@@ -27,6 +28,8 @@ BRUSH = 16              # brush radius in canvas pixels: about MNIST's stroke wi
 CELL = 12               # screen pixels per model pixel in the "what the model saw" view
 UNSURE_BELOW = 0.6      # top probability under which the app says it is not sure
 PREDICT_CONCURRENCY = int(os.environ.get("PREDICT_CONCURRENCY", "4"))
+MAX_UPLOAD = "10mb"     # largest file a visitor may upload: the pad sends ~20 kB, a phone photo a few MB
+CACHE_CLEANUP = (3600, 3600)   # every hour, delete uploads older than an hour: visitors cannot fill the disk
 LIMITS = TrainConfig.LIMITS
 DEFAULTS = TrainConfig()
 
@@ -79,9 +82,16 @@ def picker_update(model_key: str) -> gr.Dropdown:
                        value=model_key if model_key in keys else DEFAULT_KEY)
 
 
-def choose_model(model_key: str) -> str:
-    """The picker's choice into this visitor's state, which /predict reads (the API takes only the sketch)."""
-    return model_key
+def choose_model(choice: str, current: str) -> tuple[str, gr.Dropdown]:
+    """The picker's choice into this visitor's state, which /predict reads (the API takes only the sketch).
+    A file that no longer loads (deleted, replaced by something else) is refused: the visitor keeps
+    `current` and the picker is rebuilt, without it, from the models that do load."""
+    try:
+        recognizers.get(choice)
+    except CheckpointError as e:
+        gr.Warning(f"{e}. Still using the previous model.")
+        return current, picker_update(current)
+    return choice, gr.Dropdown()
 
 
 def whole(value: float | int) -> float | int:
@@ -119,7 +129,7 @@ def train_model(epochs: int, batch_size: int, lr: float, lr_factor: float, lr_pa
     try:
         for snap in run_training(slot, config, owner=request.session_hash):
             yield train_outputs(snap)
-    except RunInProgress as e:
+    except (RunInProgress, ValueError) as e:     # ValueError: over this server's limits (app_train.ServerLimits)
         raise gr.Error(str(e)) from None
 
 
@@ -143,7 +153,7 @@ CSS = """
 progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
 """
 
-with gr.Blocks(title="Handwritten digits") as demo:
+with gr.Blocks(title="Handwritten digits", delete_cache=CACHE_CLEANUP) as demo:
     gr.Markdown("# Handwritten digit recognizer\nDraw a digit and a small neural network (an MLP trained on "
                 "MNIST) reads it as you draw. In the Train tab, train your own and watch it learn.")
     model_key = gr.State(DEFAULT_KEY)
@@ -152,10 +162,10 @@ with gr.Blocks(title="Handwritten digits") as demo:
         with gr.Tab("Draw", id="draw") as draw_tab:
             with gr.Row():
                 with gr.Column(scale=3):
-                    sketch = gr.Sketchpad(value=blank_sketch(), canvas_size=(CANVAS, CANVAS), height=CANVAS + 120,
-                                          brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
-                                          eraser=gr.Eraser(default_size=BRUSH * 2), layers=False, transforms=(),
-                                          label="Draw one digit here", buttons=[], format="png")
+                    sketch = Sketchpad(value=blank_sketch(), canvas_size=(CANVAS, CANVAS), height=CANVAS + 120,
+                                       brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
+                                       eraser=gr.Eraser(default_size=BRUSH * 2), layers=False, transforms=(),
+                                       label="Draw one digit here", buttons=[], format="png")
                     with gr.Row():
                         predict_btn = gr.Button("Predict", variant="primary", scale=1)
                         picker = gr.Dropdown(scale=3, label="Model (test accuracy on MNIST's 10,000 test digits)",
@@ -205,7 +215,7 @@ with gr.Blocks(title="Handwritten digits") as demo:
     gr.on([sketch.change, predict_btn.click], predict, [sketch, model_key], [probabilities, digit, seen, hint],
           api_name="predict", trigger_mode="always_last", show_progress="hidden",
           concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
-    picker.change(choose_model, picker, model_key, api_visibility="private").then(
+    picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private").then(
         predict, [sketch, model_key], [probabilities, digit, seen, hint], api_visibility="private",
         show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
     draw_tab.select(picker_update, model_key, picker, api_visibility="private")
@@ -221,4 +231,4 @@ with gr.Blocks(title="Handwritten digits") as demo:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Run the digit recognizer app.")
     parser.add_argument("--share", action="store_true", help="also serve a public gradio.live link (default: off)")
-    demo.launch(share=parser.parse_args().share, css=CSS)
+    demo.launch(share=parser.parse_args().share, css=CSS, max_file_size=MAX_UPLOAD)

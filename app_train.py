@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterator
 
@@ -23,6 +23,37 @@ from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, lo
 
 UPDATE_SECONDS = 0.5        # at most this often a snapshot goes to the browser (plus one per epoch)
 POINTS_PER_EPOCH = 25       # train-loss points per epoch; each is the mean of the steps it covers
+MNIST_TRAIN_DIGITS = 60_000  # MNIST's training set, which a run splits into train and valid
+STALE_TMP_SECONDS = 3600    # a save's temp file this old belongs to a process killed mid-write
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one visitor's run may cost the server, from the environment (README: Limits on a public server)."""
+    max_steps: int = 50_000     # TRAIN_MAX_STEPS: optimiser steps per run (the default config takes 5,160)
+    max_seconds: float = 900.0  # TRAIN_MAX_SECONDS: wall-clock time after which a run is stopped and saved
+    keep_runs: int = 20         # RUNS_KEEP: runs trained here kept on disk, newest first (~1 MB each)
+    max_runs_mb: float = 100.0  # RUNS_MAX_MB: their total size in MB; the oldest are deleted first
+
+    @classmethod
+    def from_env(cls) -> "ServerLimits":
+        """Defaults overridden by the variables named above; ValueError names a malformed one."""
+        values = {}
+        for f, var in zip(fields(cls), ("TRAIN_MAX_STEPS", "TRAIN_MAX_SECONDS", "RUNS_KEEP", "RUNS_MAX_MB")):
+            text = os.environ.get(var, "").strip()
+            if text:
+                try:
+                    values[f.name] = int(text) if f.type in ("int", int) else float(text)
+                except ValueError:
+                    raise ValueError(f"{var} must be a number, got {text!r}") from None
+        return cls(**values)
+
+    def check(self, config: TrainConfig) -> None:
+        """Refuse, before any work, a run that would hold the server's one slot too long."""
+        steps = config.epochs * math.ceil((MNIST_TRAIN_DIGITS - config.valid_size) / config.batch_size)
+        if steps > self.max_steps:
+            raise ValueError(f"{config.epochs} epochs at batch size {config.batch_size} is {steps:,} steps; this "
+                             f"server allows {self.max_steps:,} per run. Use fewer epochs or a larger batch size.")
 
 
 def training_allowed() -> bool:
@@ -132,20 +163,47 @@ def new_run_path() -> Path:
     return runs_dir() / f"app-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}.safetensors"
 
 
+def prune_runs(limits: ServerLimits, keep: Path | None = None) -> list[Path]:
+    """Delete the oldest runs trained here beyond limits.keep_runs or limits.max_runs_mb in total (never
+    `keep`), and temp files of saves killed mid-write. Returns what was deleted. Only names this app
+    makes (app-*) are touched: other files in the folder were put there by a person."""
+    root, removed, kept, total = runs_dir(), [], 0, 0
+    now = time.time()
+    for tmp in root.glob(".app-*.tmp"):
+        if now - tmp.stat().st_mtime > STALE_TMP_SECONDS:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    for path in sorted(root.glob("app-*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True):
+        size = path.stat().st_size
+        if path == keep or (kept < limits.keep_runs and total + size <= limits.max_runs_mb * 1e6):
+            kept, total = kept + 1, total + size
+        else:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterator[Snapshot]:
     """Train `config` in `slot` and yield snapshots: at start, every UPDATE_SECONDS, every epoch, at the end.
-    Raises ValueError for a bad config and RunInProgress when the slot is taken, before any work."""
+    Raises ValueError for a bad config or one over the server's limits, and RunInProgress when the slot
+    is taken, before any work. A run still going after limits.max_seconds is stopped and saved."""
     config.validate()
+    limits = ServerLimits.from_env()
+    limits.check(config)
     with slot.claim(owner) as stop:
         snap = Snapshot(config)
         slot.current = snap
         yield snap
         data = slot.data(config.valid_size, config.seed)
-        events = train(config, out=new_run_path(), data=data, stop=stop)
+        out = new_run_path()
+        events = train(config, out=out, data=data, stop=stop)
         snap.phase = "training"
         last, pending, pending_sum = time.perf_counter(), 0, 0.0
         try:
             for event in events:
+                if snap.elapsed > limits.max_seconds and not stop.is_set():
+                    stop.set()
+                    snap.phase = f"stopping at this server's limit of {limits.max_seconds:g} s per run"
                 if isinstance(event, StepEvent):
                     snap.step, snap.total_steps = event.step, event.total_steps
                     per_point = max(1, round(event.total_steps / config.epochs / POINTS_PER_EPOCH))
@@ -160,9 +218,11 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterato
                 elif isinstance(event, DoneEvent):
                     snap.done = event
                     snap.phase = "stopped" if event.stopped else "finished"
-                if stop.is_set() and snap.done is None:
+                if stop.is_set() and snap.done is None and not snap.phase.startswith("stopping"):
                     snap.phase = "stopping: testing and saving the best weights so far"
                 last = time.perf_counter()
                 yield snap
         finally:
             events.close()   # a closed driver (cancelled call, closed tab) still ends the run and saves
+            if runs_dir().is_dir():
+                prune_runs(limits, keep=out)

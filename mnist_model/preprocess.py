@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 SIDE = 28                # MNIST image side, px
 BOX = 20                 # longest side of the digit inside it, px
@@ -33,6 +33,9 @@ DOT = 2.5                # ink less than this many stroke widths long is a dot (
 OPAQUE = 250             # alpha at or above this everywhere: the alpha channel carries no drawing
 MAX_SIDE = 10_000        # larger than any screen or photo a person would send; refuse, do not decode
 SUPERSAMPLE = 4          # redrawn strokes are drawn this much finer, then box-averaged: antialiasing
+# How PIL reports a file it cannot identify or decode: a bad PNG chunk is a SyntaxError, a cut-off
+# file an OSError when its pixels are read (for an image opened lazily, in convert()).
+PIL_ERRORS = (OSError, SyntaxError, EOFError, ValueError, Image.DecompressionBombError)
 
 
 class ImageError(ValueError):
@@ -77,7 +80,8 @@ def _sketchpad_ink(value: dict) -> tuple[np.ndarray | None, int]:
     unknown = set(value) - {"background", "layers", "composite"}
     if unknown:
         raise ImageError(f"a Sketchpad value has keys background, layers and composite, not {sorted(unknown)}")
-    layers = value.get("layers") or []
+    layers = value.get("layers")
+    layers = [] if layers is None else layers
     if not isinstance(layers, (list, tuple)):
         raise ImageError(f"Sketchpad 'layers' must be a list, got {type(layers).__name__}")
     # Layers are transparent except where drawn, so their ink is their alpha. A layer without
@@ -103,16 +107,21 @@ def _as_uint8(image) -> np.ndarray:
             with Image.open(Path(image)) as f:
                 _check_size(f.size[::-1])
                 return _as_uint8(f.copy())
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
+        except ImageError:
+            raise
+        except PIL_ERRORS as e:
             raise ImageError(f"cannot read an image from {str(image)[:200]!r}: {e}") from None
     if isinstance(image, Image.Image):
         _check_size(image.size[::-1])
-        if image.mode.startswith("I;16"):
-            image = np.asarray(image)           # PIL's convert("L") would clip 16-bit values at 255
-        elif image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
-            image = np.asarray(image.convert("RGBA"))
-        else:
-            image = np.asarray(image.convert("L"))
+        try:
+            if image.mode.startswith("I;16"):
+                image = np.asarray(image)           # PIL's convert("L") would clip 16-bit values at 255
+            elif image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+                image = np.asarray(image.convert("RGBA"))
+            else:
+                image = np.asarray(image.convert("L"))
+        except PIL_ERRORS as e:
+            raise ImageError(f"cannot decode the image: {e}") from None
     if not isinstance(image, np.ndarray):
         raise ImageError(f"expected a Sketchpad dict, PIL image, numpy array or file path, "
                          f"got {type(image).__name__}")
