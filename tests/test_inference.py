@@ -12,9 +12,9 @@ import torch
 from bench.pen_digits import load_pen_digits, render_sketchpad
 from mnist_model import MLP, CheckpointError, DigitRecognizer, ImageError, save_checkpoint
 
-# Floor for the CI replay below, set a few points under what the shipped checkpoint scores
-# (python -m bench.pen_accuracy) so that a real regression fails it and sampling noise does not.
-PEN_FLOOR = 0.90
+# Floor for the CI replay below. The shipped checkpoint scores 93.7% on this fixed sample (the full
+# grid: python -m bench.pen_accuracy); the sample never changes, so only a real regression fails it.
+PEN_FLOOR = 0.92
 
 
 @pytest.fixture(scope="module")
