@@ -84,8 +84,8 @@ def picker_update(model_key: str) -> gr.Dropdown:
 
 def choose_model(choice: str, current: str) -> tuple[str, gr.Dropdown]:
     """The picker's choice into this visitor's state, which /predict reads (the API takes only the sketch).
-    A file that no longer loads (deleted, replaced by something else) is refused: the visitor keeps
-    `current` and the picker is rebuilt, without it, from the models that do load."""
+    A file that does not load (deleted, damaged, replaced by something else since it was listed) is
+    refused with a warning: the visitor keeps `current` and the picker is reset to it."""
     try:
         recognizers.get(choice)
     except CheckpointError as e:

@@ -67,9 +67,12 @@ def resolve(key: str) -> Path:
         return DEFAULT_CHECKPOINT
     if isinstance(key, str) and key.startswith(RUN_PREFIX) and key.endswith(".safetensors"):
         root = runs_dir().resolve()
-        path = (root / key[len(RUN_PREFIX):]).resolve()
-        if path.is_relative_to(root) and path.is_file():
-            return path
+        try:
+            path = (root / key[len(RUN_PREFIX):]).resolve()
+            if path.is_relative_to(root) and path.is_file():
+                return path
+        except (OSError, ValueError):     # a name too long for the file system, a NUL byte
+            pass
     raise CheckpointError(f"no model {key!r} in this app; pick one from the list")
 
 
@@ -83,10 +86,13 @@ class Recognizers:
 
     def get(self, key: str) -> DigitRecognizer:
         path = resolve(key)
-        stamp = path.stat().st_mtime_ns
-        with self._lock:
-            cached = self._loaded.get(key)
-            if cached is None or cached[0] != stamp:
-                cached = (stamp, DigitRecognizer.load(path))
-                self._loaded[key] = cached
+        try:
+            stamp = path.stat().st_mtime_ns
+            with self._lock:
+                cached = self._loaded.get(key)
+                if cached is None or cached[0] != stamp:
+                    cached = (stamp, DigitRecognizer.load(path))
+                    self._loaded[key] = cached
+        except OSError as e:    # deleted since it was listed (app_train.prune_runs), or unreadable
+            raise CheckpointError(f"model {key!r} can no longer be read ({e.strerror or e}); pick another") from None
         return cached[1]

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint
+from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
 from .model import MLP
-from .preprocess import to_mnist
+from .preprocess import SIDE, to_mnist
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class DigitRecognizer:
     def load(cls, path: str | os.PathLike | None = None) -> "DigitRecognizer":
         """From a checkpoint file (the shipped default when `path` is None). Raises CheckpointError."""
         model, info = load_checkpoint(path)
+        if (model.config.in_features, model.config.n_classes) != (SIDE * SIDE, 10):
+            # A consistent checkpoint of another MLP shape loads, but could not read a 28 x 28 digit.
+            raise CheckpointError(f"{Path(path or DEFAULT_CHECKPOINT).name}: a model of {model.config.in_features} "
+                                  f"inputs and {model.config.n_classes} classes cannot read 28 x 28 digits")
         return cls(model, info["mean"], info["std"], info)
 
     def predict(self, image) -> Prediction:
