@@ -167,15 +167,18 @@ def prune_runs(limits: ServerLimits, keep: Path | None = None) -> list[Path]:
     """Delete the oldest runs trained here beyond limits.keep_runs or limits.max_runs_mb in total (never
     `keep`), and temp files of saves killed mid-write. Returns what was deleted. Only names this app
     makes (app-*) are touched: other files in the folder were put there by a person."""
-    root, removed, kept, total = runs_dir(), [], 0, 0
+    root, removed = runs_dir(), []
+    kept, total = (1, keep.stat().st_size) if keep is not None and keep.is_file() else (0, 0)
     now = time.time()
     for tmp in root.glob(".app-*.tmp"):
         if now - tmp.stat().st_mtime > STALE_TMP_SECONDS:
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     for path in sorted(root.glob("app-*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True):
+        if path == keep:
+            continue
         size = path.stat().st_size
-        if path == keep or (kept < limits.keep_runs and total + size <= limits.max_runs_mb * 1e6):
+        if kept < limits.keep_runs and total + size <= limits.max_runs_mb * 1e6:
             kept, total = kept + 1, total + size
         else:
             path.unlink(missing_ok=True)
@@ -198,11 +201,12 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterato
         out = new_run_path()
         events = train(config, out=out, data=data, stop=stop)
         snap.phase = "training"
-        last, pending, pending_sum = time.perf_counter(), 0, 0.0
+        last, pending, pending_sum, timed_out = time.perf_counter(), 0, 0.0, False
         try:
             for event in events:
                 if snap.elapsed > limits.max_seconds and not stop.is_set():
                     stop.set()
+                    timed_out = True
                     snap.phase = f"stopping at this server's limit of {limits.max_seconds:g} s per run"
                 if isinstance(event, StepEvent):
                     snap.step, snap.total_steps = event.step, event.total_steps
@@ -218,6 +222,8 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterato
                 elif isinstance(event, DoneEvent):
                     snap.done = event
                     snap.phase = "stopped" if event.stopped else "finished"
+                    if timed_out:
+                        snap.phase += f" at this server's limit of {limits.max_seconds:g} s per run"
                 if stop.is_set() and snap.done is None and not snap.phase.startswith("stopping"):
                     snap.phase = "stopping: testing and saving the best weights so far"
                 last = time.perf_counter()
