@@ -10,6 +10,7 @@ from PIL import Image
 
 from bench.pen_digits import PenDigit, load_pen_digits, render_sketchpad
 from mnist_model import ImageError, to_mnist
+from mnist_model.preprocess import _stroke_width
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +56,8 @@ def test_position_alone_changes_nothing(pen):
 
 
 def ink_width(image: np.ndarray) -> float:
-    """Mean stroke width of a 28x28 image in px: 2 * mass / perimeter, perimeter = summed gradient."""
-    x = np.pad(image / 255.0, 1)
-    return float(2 * x.sum() / np.hypot(np.diff(x, axis=1)[:-1], np.diff(x, axis=0)[:, :-1]).sum())
+    """Mean stroke width of a 28x28 uint8 image, px."""
+    return _stroke_width(image.astype(np.float32) / 255)
 
 
 def test_thin_and_fat_brushes_both_come_out_with_mnist_stroke_width(pen, mnist):
