@@ -32,13 +32,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app(env: dict[str, str] | None = None, timeout: float = 90.0) -> Iterator[str]:
-    """Run `python app.py` on a free local port with `env` added; yield its URL; stop it afterwards."""
+def serve_app(env: dict[str, str] | None = None, timeout: float = 90.0,
+              args: tuple[str, ...] = ("app.py",)) -> Iterator[str]:
+    """Run `python app.py` (or `python *args`, e.g. ("-m", "bench.floor_app")) on a free local port with
+    `env` added; yield its URL; stop it afterwards."""
     port = free_port()
     full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
                 "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=REPO, env=full_env,
+    proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=full_env,
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
