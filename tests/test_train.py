@@ -150,3 +150,40 @@ def test_missing_mnist_that_cannot_be_downloaded_names_the_folder(tmp_path):
                   env_extra=proxy)
     assert result.returncode == 2
     assert str(tmp_path / "empty") in result.stderr and "train-images-idx3-ubyte" in result.stderr
+
+
+def _pen_subset(pen_digits_path, tmp_path, n=40):
+    path = tmp_path / "pen.jsonl"
+    with open(pen_digits_path) as f:
+        path.write_text("".join(next(f) for _ in range(n)))
+    return path
+
+
+def test_pen_digits_join_training_only(mnist, pen_digits_path, tmp_path):
+    from bench.pen_digits import load_pen_digits
+    from train.data import pen_renders
+    path = _pen_subset(pen_digits_path, tmp_path)
+    x, y, note = pen_renders(path, renders=2, seed=0)
+    digits = load_pen_digits(path)
+    assert x.shape == (80, 28, 28) and x.dtype == torch.uint8
+    assert y.tolist() == [d.label for d in digits for _ in range(2)]
+    assert all(img.max() == 255 for img in x), "every drawing arrives as a full-contrast MNIST-style digit"
+    assert not torch.equal(x[0], x[1]), "each render is a different drawing of the digit"
+    assert note["pen_digits"]["digits"] == 40 and note["pen_digits"]["renders"] == 2
+    joined = mnist.with_extra_training(x, y, note)
+    assert len(joined.train_x) == len(mnist.train_x) + 80 and torch.equal(joined.train_x[-80:], x)
+    assert joined.valid_x is mnist.valid_x and joined.test_x is mnist.test_x
+
+
+def test_cli_trains_on_pen_digits_and_records_them(mnist_root, pen_digits_path, tmp_path):
+    path = _pen_subset(pen_digits_path, tmp_path)
+    out = tmp_path / "out"
+    result = _cli("--dry-run", "--pen-digits", str(path), "--pen-renders", "1", "--out", str(out),
+                  "--data-dir", str(mnist_root))
+    assert result.returncode == 0, result.stderr
+    info = load_checkpoint(out / "mnist_mlp.safetensors")[1]
+    assert info["data"]["train_digits"] == 1024 + 40
+    assert info["data"]["pen_digits"]["digits"] == 40
+    missing = _cli("--dry-run", "--pen-digits", str(tmp_path / "absent.jsonl"), "--out", str(out),
+                   "--data-dir", str(mnist_root))
+    assert missing.returncode == 2 and "absent.jsonl" in missing.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .config import TrainConfig
-from .data import DataError, load_mnist
+from .data import DataError, load_mnist, pen_renders
 from .engine import DoneEvent, EpochEvent, StepEvent, train
 
 CHECKPOINT_NAME = "mnist_mlp.safetensors"
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(flag, type=kind, default=f.default, help=f.metadata["help"])
     p.add_argument("--data-dir", default=None, help="MNIST root holding MNIST/raw/ (default: $MNIST_ROOT, else ./data, "
                                                     "downloaded on first use)")
+    p.add_argument("--pen-digits", default=None, metavar="JSONL",
+                   help="also train on these real pen digits, drawn as the app receives drawings")
+    p.add_argument("--pen-renders", type=int, default=4, help="random drawings made of each pen digit")
     p.add_argument("--out", default="runs/cli", help="folder for the checkpoint, metrics.json and plots")
     p.add_argument("--dry-run", action="store_true",
                    help=f"smoke test: 2 epochs on {DRY_RUN_DIGITS} training digits, all outputs written")
@@ -48,12 +51,16 @@ def main(argv: list[str] | None = None) -> int:
         values["epochs"] = min(values["epochs"], 2)
     try:
         config = TrainConfig(**values).validate()
+        if args.pen_renders < 1:
+            raise ValueError(f"--pen-renders must be at least 1, got {args.pen_renders}")
         data = load_mnist(args.data_dir, config.valid_size, config.seed)
-    except (ValueError, DataError) as e:
+        if args.dry_run:
+            data.train_x, data.train_y = data.train_x[:DRY_RUN_DIGITS], data.train_y[:DRY_RUN_DIGITS]
+        if args.pen_digits:
+            data = data.with_extra_training(*pen_renders(args.pen_digits, args.pen_renders, config.seed))
+    except (ValueError, DataError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.dry_run:
-        data.train_x, data.train_y = data.train_x[:DRY_RUN_DIGITS], data.train_y[:DRY_RUN_DIGITS]
 
     out = Path(args.out)
     stop = threading.Event()

@@ -121,6 +121,7 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
         try:
             save_checkpoint(out, model.cpu(), {"mean": mean, "std": std, "train_config": cfg.to_dict(),
                                                "history": history, "test_accuracy": test_acc,
+                                               "data": {"train_digits": len(train_x), **data.extra},
                                                "valid_accuracy": best[0], "stopped": stopped})
         except OSError as e:    # disk full, read-only folder...: the previous file at `out` is untouched
             return DoneEvent(None, test_acc, stopped, f"could not save the model to {out}: {e.strerror or e}; "
