@@ -17,14 +17,18 @@ from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
+import spaces
 
 from app_models import runs_dir
 from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, load_mnist, train
+from train.engine import Event, StopSignal
 
 UPDATE_SECONDS = 0.5        # at most this often a snapshot goes to the browser (plus one per epoch)
 POINTS_PER_EPOCH = 25       # train-loss points per epoch; each is the mean of the steps it covers
 MNIST_TRAIN_DIGITS = 60_000  # MNIST's training set, which a run splits into train and valid
 STALE_TMP_SECONDS = 3600    # a save's temp file this old belongs to a process killed mid-write
+GPU_BASE_SECONDS = 30       # ZeroGPU reservation: MNIST to the GPU, testing, saving...
+GPU_STEP_SECONDS = 0.004    # ...plus this per optimiser step (a step of this MLP takes ~1-2 ms on a GPU)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,37 @@ class ServerLimits:
 def training_allowed() -> bool:
     """False when ALLOW_TRAINING is 0/false/no/off: a read-only deployment that only predicts."""
     return os.environ.get("ALLOW_TRAINING", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+class StopFlag:
+    """A stop switch that also crosses process boundaries: on a ZeroGPU Space the training generator
+    runs in a separate worker process that receives its arguments pickled, where a threading.Event
+    would be a disconnected copy. set() creates a file; the engine polls is_set() once per step
+    (one stat call, microseconds against a step's milliseconds)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def set(self) -> None:
+        self.path.touch()
+
+    def is_set(self) -> bool:
+        return self.path.exists()
+
+
+def gpu_seconds(config: TrainConfig, out: Path, data: MnistSplits, stop: StopSignal) -> int:
+    """ZeroGPU time to reserve for this run (same arguments as train_on_gpu): sized from its steps
+    so a short run does not spend a visitor's daily GPU quota on a long reservation."""
+    steps = config.epochs * math.ceil(len(data.train_x) / config.batch_size)
+    return math.ceil(min(GPU_BASE_SECONDS + steps * GPU_STEP_SECONDS, ServerLimits.from_env().max_seconds))
+
+
+@spaces.GPU(duration=gpu_seconds)
+def train_on_gpu(config: TrainConfig, out: Path, data: MnistSplits, stop: StopSignal) -> Iterator[Event]:
+    """The engine's run. On a ZeroGPU Space, a GPU is attached only while this generator runs and its
+    events are pickled back as they come, so the plots still stream; elsewhere `spaces.GPU` returns
+    this function unchanged and `device="auto"` picks a local GPU if there is one."""
+    yield from train(config, out=out, data=data, stop=stop)
 
 
 class RunInProgress(RuntimeError):
@@ -125,11 +160,11 @@ class TrainingSlot:
         self._data_lock = threading.Lock()
         self._data: tuple[tuple[int, int], MnistSplits] | None = None
         self.owner: str | None = None
-        self.stop = threading.Event()
+        self.stop: StopFlag | None = None
         self.current: Snapshot | None = None
 
     @contextmanager
-    def claim(self, owner: str) -> Iterator[threading.Event]:
+    def claim(self, owner: str) -> Iterator[StopFlag]:
         """Hold the slot for `owner`, or raise RunInProgress at once."""
         if not self._lock.acquire(blocking=False):
             running = self.current
@@ -137,15 +172,17 @@ class TrainingSlot:
             raise RunInProgress(f"A training run is in progress{detail}. This server trains one model at a "
                                 f"time; try again when it ends. Drawing and predicting keep working meanwhile.")
         try:
-            self.owner, self.stop = owner, threading.Event()
+            runs_dir().mkdir(parents=True, exist_ok=True)
+            self.owner, self.stop = owner, StopFlag(runs_dir() / f".stop-{secrets.token_hex(8)}")
             yield self.stop
         finally:
+            self.stop.path.unlink(missing_ok=True)
             self.owner, self.current = None, None
             self._lock.release()
 
     def request_stop(self, owner: str) -> bool:
         """Stop the run if `owner` started it; True when a stop was requested."""
-        if self.owner is not None and self.owner == owner:
+        if self.owner is not None and self.owner == owner and self.stop is not None:
             self.stop.set()
             return True
         return False
@@ -199,7 +236,7 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterato
         yield snap
         data = slot.data(config.valid_size, config.seed)
         out = new_run_path()
-        events = train(config, out=out, data=data, stop=stop)
+        events = train_on_gpu(config, out, data, stop)
         snap.phase = "training"
         last, pending, pending_sum, timed_out = time.perf_counter(), 0, 0.0, False
         try:

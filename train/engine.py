@@ -4,7 +4,8 @@ the CLI turns events into a tqdm bar, the app into live plots, tests into assert
     for event in train(TrainConfig(epochs=3), out="runs/a/model.safetensors"):
         ...   # StepEvent per step, EpochEvent per epoch, DoneEvent last
 
-Stop early with `stop.set()` (from any thread) or by closing the generator: training ends after
+Stop early with `stop.set()` (from any thread; any object with is_set() will do, such as a flag that
+crosses process boundaries) or by closing the generator: training ends after
 the current step and the best weights so far are still saved."""
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 import torch
 from torch import nn
@@ -58,6 +59,11 @@ class DoneEvent:
 Event = StepEvent | EpochEvent | DoneEvent
 
 
+class StopSignal(Protocol):
+    """What the engine polls before each step: a threading.Event, or anything else with is_set()."""
+    def is_set(self) -> bool: ...
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -67,7 +73,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def train(config: TrainConfig, out: str | os.PathLike, data: MnistSplits | None = None,
-          data_dir: str | os.PathLike | None = None, stop: threading.Event | None = None) -> Iterator[Event]:
+          data_dir: str | os.PathLike | None = None, stop: StopSignal | None = None) -> Iterator[Event]:
     """Check everything up front (raising ValueError before any work), then return the event generator.
     `data` defaults to MNIST read from `data_dir` (see train.data.data_root)."""
     config.validate()
@@ -75,7 +81,7 @@ def train(config: TrainConfig, out: str | os.PathLike, data: MnistSplits | None 
     return _run(config, Path(out), data, data_dir, stop or threading.Event(), device)
 
 
-def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: threading.Event,
+def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: StopSignal,
          device: torch.device) -> Iterator[Event]:
     data = data or load_mnist(data_dir, cfg.valid_size, cfg.seed)
     mean = float(data.train_x.float().mean() / 255)

@@ -1,0 +1,79 @@
+"""Hugging Face Spaces: the ZeroGPU decorator is a no-op off a Space, and the decorated training
+generator streams its events and honours Stop even from another process, as on ZeroGPU."""
+from __future__ import annotations
+
+import inspect
+import multiprocessing
+import pickle
+from dataclasses import replace
+
+import pytest
+import spaces
+
+import app_train
+from mnist_model import load_checkpoint
+from train import DoneEvent, EpochEvent, StepEvent, TrainConfig
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    return replace(mnist, train_x=mnist.train_x[:4096], train_y=mnist.train_y[:4096])
+
+
+def test_decorator_changes_nothing_off_a_space(monkeypatch):
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    assert spaces.config.Config.zero_gpu is False
+    assert inspect.isgeneratorfunction(app_train.train_on_gpu)
+    assert not hasattr(app_train.train_on_gpu, "zerogpu"), "spaces would mark a ZeroGPU wrapper"
+
+
+def test_reserved_gpu_time_grows_with_the_run_and_stays_capped(small, monkeypatch, tmp_path):
+    flag = app_train.StopFlag(tmp_path / "stop")
+    short = app_train.gpu_seconds(TrainConfig(epochs=1), tmp_path, small, flag)
+    long = app_train.gpu_seconds(TrainConfig(epochs=40, batch_size=32), tmp_path, small, flag)
+    assert app_train.GPU_BASE_SECONDS < short < long
+    monkeypatch.setenv("TRAIN_MAX_SECONDS", "120")
+    assert app_train.gpu_seconds(TrainConfig(epochs=100, batch_size=1), tmp_path, small, flag) == 120
+
+
+def test_decorated_generator_streams_events_in_order_and_stops(small, tmp_path):
+    flag = app_train.StopFlag(tmp_path / "stop")
+    events = []
+    for event in app_train.train_on_gpu(TrainConfig(epochs=3), tmp_path / "m.safetensors", small, flag):
+        events.append(event)
+        if isinstance(event, StepEvent) and event.step == 40:     # mid second epoch (32 steps an epoch)
+            flag.set()
+    kinds = [type(e) for e in events]
+    assert kinds.index(EpochEvent) == 32 and kinds[-1] is DoneEvent and kinds.count(DoneEvent) == 1
+    assert [e.step for e in events if isinstance(e, StepEvent)] == list(range(1, 41))
+    assert events[-1].stopped and load_checkpoint(events[-1].checkpoint)[1]["stopped"]
+
+
+def _worker(config, out, data, flag, queue):
+    for event in app_train.train_on_gpu(config, out, data, flag):
+        queue.put(event)
+
+
+def test_stop_reaches_a_training_process_that_got_pickled_arguments(small, tmp_path):
+    """On ZeroGPU the run happens in a worker process that unpickles its arguments: the stop switch
+    must still work there, which a threading.Event could not. (A spawned process pickles them too;
+    forking here would inherit torch's thread pool mid-use, which can hang the child.)"""
+    flag = app_train.StopFlag(tmp_path / "stop")
+    assert pickle.loads(pickle.dumps(flag)).path == flag.path
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    worker = ctx.Process(target=_worker, args=(TrainConfig(epochs=50), tmp_path / "m.safetensors", small, flag, queue))
+    worker.start()
+    try:
+        events = [queue.get(timeout=120)]
+        while not isinstance(events[-1], DoneEvent):
+            if isinstance(events[-1], EpochEvent):
+                flag.set()
+            events.append(queue.get(timeout=120))
+    finally:
+        worker.join(timeout=60)
+        worker.kill()
+    done = events[-1]
+    assert done.stopped and len(done.history) < 50
+    _, info = load_checkpoint(done.checkpoint)       # written by the worker, read here
+    assert info["stopped"] is True
