@@ -37,6 +37,7 @@ TORCH_THREADS = int(os.environ.get("TORCH_THREADS", "1"))
 MAX_UPLOAD = "10mb"     # largest file a visitor may upload: the pad sends ~20 kB, a phone photo a few MB
 CACHE_CLEANUP = (3600, 3600)   # every hour, delete uploads older than an hour: visitors cannot fill the disk
 LIMITS = TrainConfig.LIMITS
+ON_SPACE = bool(os.environ.get("SPACE_ID"))   # Hugging Face sets SPACE_ID in every Space's environment
 DEFAULTS = TrainConfig()
 
 torch.set_num_threads(TORCH_THREADS)
@@ -189,6 +190,9 @@ with gr.Blocks(title="Handwritten digits", delete_cache=CACHE_CLEANUP) as demo:
                 gr.Markdown("**Training is switched off on this server.** Drawing and predicting still work.")
             gr.Markdown("Train a new network on MNIST with your settings. Runs are saved beside the shipped model, "
                         "which is never overwritten. One run trains at a time on this server.")
+            if ON_SPACE:
+                gr.Markdown("**On this Space only the shipped model persists:** runs trained here are kept on the "
+                            "Space's disk and vanish when it restarts.")
             with gr.Row():
                 epochs = gr.Slider(*LIMITS["epochs"], value=DEFAULTS.epochs, step=1,
                                    label="Epochs (passes over the 55,000 training digits)")

@@ -77,3 +77,20 @@ def test_stop_reaches_a_training_process_that_got_pickled_arguments(small, tmp_p
     assert done.stopped and len(done.history) < 50
     _, info = load_checkpoint(done.checkpoint)       # written by the worker, read here
     assert info["stopped"] is True
+
+
+def _page_texts(monkeypatch, space_id: str | None) -> str:
+    import importlib
+
+    import app
+    if space_id is None:
+        monkeypatch.delenv("SPACE_ID", raising=False)
+    else:
+        monkeypatch.setenv("SPACE_ID", space_id)
+    page = importlib.reload(app).demo.get_config_file()
+    return " ".join(str(c.get("props", {}).get("value")) for c in page["components"])
+
+
+def test_a_space_tells_visitors_what_persists(monkeypatch):
+    assert "only the shipped model persists" in _page_texts(monkeypatch, "someone/draw-a-digit")
+    assert "only the shipped model persists" not in _page_texts(monkeypatch, None)
