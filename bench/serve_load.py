@@ -24,7 +24,7 @@ import secrets
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
 import httpx
@@ -33,6 +33,7 @@ from PIL import Image
 
 from bench.pen_digits import load_pen_digits, render_sketchpad
 from scripts.app_driver import serve_app
+from train import TrainConfig
 
 CANVAS = 448               # the app's sketchpad side, px
 SKETCHES = 16              # distinct pen digits cycled through by the callers
@@ -206,8 +207,8 @@ def run(callers: tuple[int, ...] = (1, 8, 32), requests: int = 300, case_seconds
         pen_digits: str | None = None, log=print) -> Report:
     """Run every case against one server and return the measurements. `requests` bounds each idle case;
     a training case lasts until one whole epoch ran under its load, or `case_seconds`."""
-    config = {**dict(epochs=100, batch_size=128, lr=2e-3, lr_factor=0.3, lr_patience=1, augment=True, seed=0),
-              **(train_config or {})}    # the app's defaults, 100 epochs: the bench stops it
+    # The Train tab's defaults, but 100 epochs: the run must outlast the cases; the bench then leaves it.
+    config = {**asdict(TrainConfig()), "epochs": 100, **(train_config or {})}
     digits = load_pen_digits(pen_digits)[:SKETCHES]
     with tempfile.TemporaryDirectory() as tmp:
         env = {"RUNS_DIR": tmp, "PEN_DIGITS": str(pen_digits or ""), "MNIST_ROOT": str(mnist_root or "")}
@@ -292,7 +293,7 @@ def main() -> None:
     ap.add_argument("--callers", type=int, nargs="+", default=[1, 8, 32], help="concurrent callers per case")
     ap.add_argument("--requests", type=int, default=300, help="requests per idle case")
     ap.add_argument("--case-seconds", type=float, default=120.0, help="time limit per case")
-    ap.add_argument("--batch-size", type=int, default=128, help="the background training run's batch size")
+    ap.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="the background run's batch size")
     ap.add_argument("--no-augment", action="store_true", help="train the background run without augmentation")
     ap.add_argument("--quiet-epochs", type=int, default=2, help="epochs timed with no prediction load")
     args = ap.parse_args()
