@@ -11,7 +11,7 @@ from __future__ import annotations
 import gradio as gr
 
 import app
-from bench.pen_digits import load_pen_digits, render_sketchpad
+from train.pen_digits import load_pen_digits, render_sketchpad
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.pen_digits import load_pen_digits, render_sketchpad
+from train.pen_digits import load_pen_digits, render_sketchpad
 from mnist_model import DigitRecognizer
 
 CASES = ((0.5, 10), (0.85, 3), (0.25, 25))   # (digit height as a fraction of the canvas, brush radius px)

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from bench.pen_digits import PenDigit, load_pen_digits, render_sketchpad
+from train.pen_digits import PenDigit, load_pen_digits, render_sketchpad
 from mnist_model import DigitRecognizer
 
 CANVASES = (400, 800)          # px, square

@@ -31,7 +31,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from bench.pen_digits import load_pen_digits, render_sketchpad
+from train.pen_digits import load_pen_digits, render_sketchpad
 from scripts.app_driver import serve_app
 from train import TrainConfig
 

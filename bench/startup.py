@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from bench.pen_digits import load_pen_digits, render_sketchpad
+from train.pen_digits import load_pen_digits, render_sketchpad
 from bench.serve_load import CANVAS, Caller, sketch_pngs
 from scripts.app_driver import REPO, free_port
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run as a scr
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from bench.pen_digits import load_pen_digits  # noqa: E402
+from train.pen_digits import load_pen_digits  # noqa: E402
 from scripts.app_driver import (REPO, draw_digit, launch_chromium, open_app, seen_src,  # noqa: E402
                                 serve_app, wait_for_prediction)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.pen_digits import load_pen_digits
+from train.pen_digits import load_pen_digits
 from scripts.app_driver import (CHROMIUM, clear_canvas, draw_digit, launch_chromium, open_app, seen_src,
                                 serve_app, wait_for_prediction)
 from tests.conftest import REPO

@@ -8,7 +8,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from bench.pen_digits import load_pen_digits, render_sketchpad
+from train.pen_digits import load_pen_digits, render_sketchpad
 from mnist_model import DigitRecognizer
 from scripts.app_driver import serve_app, sketch_files
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bench.pen_digits import load_pen_digits, render_sketchpad
+from train.pen_digits import load_pen_digits, render_sketchpad
 from mnist_model import DigitRecognizer, ImageError
 from mnist_model.preprocess import MAX_SIDE, to_mnist
 

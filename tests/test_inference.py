@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.pen_digits import load_pen_digits, render_sketchpad
+from train.pen_digits import load_pen_digits, render_sketchpad
 from mnist_model import MLP, CheckpointError, DigitRecognizer, ImageError, save_checkpoint
 
 # Floor for the CI replay below. The shipped checkpoint scores 93.7% on this fixed sample (the full

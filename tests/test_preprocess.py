@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.pen_digits import PenDigit, load_pen_digits, render_sketchpad
+from train.pen_digits import PenDigit, load_pen_digits, render_sketchpad
 from mnist_model import ImageError, to_mnist
 from mnist_model.preprocess import _stroke_width
 

@@ -160,7 +160,7 @@ def _pen_subset(pen_digits_path, tmp_path, n=40):
 
 
 def test_pen_digits_join_training_only(mnist, pen_digits_path, tmp_path):
-    from bench.pen_digits import load_pen_digits
+    from train.pen_digits import load_pen_digits
     from train.data import pen_renders
     path = _pen_subset(pen_digits_path, tmp_path)
     x, y, note = pen_renders(path, renders=2, seed=0)

@@ -73,7 +73,7 @@ def pen_renders(path: str | os.PathLike | None = None, renders: int = 4, seed: i
 
     MNIST's writers hardly write slashed zeros, crossed sevens or flagged ones; these digits do. The
     random settings span the sizes and brushes people use, without copying any benchmark grid."""
-    from bench.pen_digits import load_pen_digits, render_ink
+    from .pen_digits import load_pen_digits, render_ink
     from mnist_model import to_mnist
 
     digits = [d for d in load_pen_digits(path) if d.writer_group not in exclude_groups]
