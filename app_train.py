@@ -34,7 +34,7 @@ GPU_STEP_SECONDS = 0.004    # ...plus this per optimiser step (a step of this ML
 @dataclass(frozen=True)
 class ServerLimits:
     """What one visitor's run may cost the server, from the environment (README: Limits on a public server)."""
-    max_steps: int = 50_000     # TRAIN_MAX_STEPS: optimiser steps per run (the default config takes 5,160)
+    max_steps: int = 50_000     # TRAIN_MAX_STEPS: optimiser steps per run (the default config takes 8,600)
     max_seconds: float = 900.0  # TRAIN_MAX_SECONDS: wall-clock time after which a run is stopped and saved
     keep_runs: int = 20         # RUNS_KEEP: runs trained here kept on disk, newest first (~1 MB each)
     max_runs_mb: float = 100.0  # RUNS_MAX_MB: their total size in MB; the oldest are deleted first

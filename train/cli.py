@@ -12,6 +12,7 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from .config import TrainConfig
@@ -19,6 +20,7 @@ from .data import DataError, load_mnist, pen_renders
 from .engine import DoneEvent, EpochEvent, StepEvent, train
 
 CHECKPOINT_NAME = "mnist_mlp.safetensors"
+SMOOTH_STEPS = 50         # running-mean window of the train-loss plot, in steps
 DRY_RUN_DIGITS = 1024      # --dry-run trains 2 epochs on this many digits: every output, in seconds
 
 
@@ -101,7 +103,13 @@ def write_outputs(out: Path, config: TrainConfig, done: DoneEvent, steps: list[t
              ("lr", "learning rate", epochs, [h["lr"] for h in done.history])]
     for name, label, xs, ys in plots:
         fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
-        ax.plot(xs, ys, marker="" if name == "train_loss" else "o", linewidth=1)
+        if name == "train_loss" and len(ys) >= SMOOTH_STEPS:
+            # Single batches are noisy: draw them faintly, and their running mean on top.
+            ax.plot(xs, ys, linewidth=0.5, alpha=0.3)
+            smooth = np.convolve(ys, np.ones(SMOOTH_STEPS) / SMOOTH_STEPS, mode="valid")
+            ax.plot(xs[SMOOTH_STEPS - 1:], smooth, linewidth=1.5, color="C0")
+        else:
+            ax.plot(xs, ys, marker="" if name == "train_loss" else "o", linewidth=1)
         ax.set(xlabel="epoch", ylabel=label, title=label, yscale="log" if name != "valid_loss" else "linear")
         ax.grid(alpha=0.3)
         fig.tight_layout()

@@ -14,7 +14,7 @@ def _field(default, help: str):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = _field(12, "full passes over the 55,000 training digits")
+    epochs: int = _field(20, "full passes over the 55,000 training digits")
     batch_size: int = _field(128, "digits per Adam step")
     lr: float = _field(2e-3, "Adam's initial learning rate")
     lr_factor: float = _field(0.3, "ReduceLROnPlateau multiplies the lr by this when valid loss stalls")
