@@ -24,7 +24,8 @@ def test_catalog_lists_default_then_readable_runs_with_accuracy(runs):
     (runs / "broken.safetensors").write_bytes(b"not a checkpoint")
     entries = list_models()
     assert [e.key for e in entries] == [DEFAULT_KEY, "runs/good.safetensors"]
-    assert all("test 98." in e.label for e in entries)
+    shipped = f"test {load_checkpoint()[1]['test_accuracy']:.2%}"
+    assert all(e.label.endswith(shipped) for e in entries)
     assert resolve("runs/good.safetensors") == (runs / "good.safetensors").resolve()
     assert run_key(runs / "good.safetensors") == "runs/good.safetensors"
 
