@@ -19,7 +19,7 @@ import numpy as np
 
 from train.pen_digits import load_pen_digits, render_sketchpad
 from bench.serve_load import CANVAS, Caller, sketch_pngs
-from scripts.app_driver import REPO, free_port
+from scripts.app_driver import REPO, free_port, stop_process
 
 POLL = 0.05          # s between tries while the server is not answering yet
 TIMEOUT = 180.0      # s; a start slower than this fails the bench
@@ -54,12 +54,7 @@ def first_prediction(pngs: dict[str, bytes], runs: str) -> float:
                 time.sleep(POLL)
     finally:
         caller.close()
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def main() -> None:

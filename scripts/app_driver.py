@@ -58,13 +58,18 @@ def serve_app(env: dict[str, str] | None = None, timeout: float = 90.0,
                 time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """Ask `proc` to exit, and kill it if it has not within `grace` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def sketch_files(value: dict, folder: str | os.PathLike) -> dict:
