@@ -15,7 +15,7 @@ from app_train import RunInProgress, TrainingSlot, run_training
 from mnist_model import MLP, DigitRecognizer
 from train import TrainConfig
 
-QUICK = TrainConfig(epochs=3, batch_size=250, augment=False)     # 8 steps an epoch on the small split
+QUICK = TrainConfig(epochs=3, batch_size=250, augment=False, styles=0.0)   # 8 steps an epoch on the small split
 
 
 @pytest.fixture(scope="module")

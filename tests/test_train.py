@@ -98,7 +98,8 @@ def test_diverging_run_stops_with_a_clear_message_and_keeps_the_old_model(small,
     before = out.read_bytes()
     poisoned = small.train_x.float()
     poisoned[123, 14, 14] = float("nan")      # one bad pixel makes the loss NaN at its batch
-    events = list(train(TrainConfig(epochs=2), out, data=replace(small, train_x=poisoned)))
+    # styles=0: the style variants are drawn from uint8 digits, and this data is float on purpose
+    events = list(train(TrainConfig(epochs=2, styles=0.0), out, data=replace(small, train_x=poisoned)))
     done = events[-1]
     assert isinstance(done, DoneEvent) and done.checkpoint is None
     assert "diverged" in done.message and "learning rate" in done.message
@@ -182,8 +183,37 @@ def test_cli_trains_on_pen_digits_and_records_them(mnist_root, pen_digits_path, 
                   "--data-dir", str(mnist_root))
     assert result.returncode == 0, result.stderr
     info = load_checkpoint(out / "mnist_mlp.safetensors")[1]
-    assert info["data"]["train_digits"] == 1024 + 40
+    assert info["data"]["train_digits"] == 1024 + 40 + info["data"]["styles"]["digits"]
     assert info["data"]["pen_digits"]["digits"] == 40
     missing = _cli("--dry-run", "--pen-digits", str(tmp_path / "absent.jsonl"), "--out", str(out),
                    "--data-dir", str(mnist_root))
     assert missing.returncode == 2 and "absent.jsonl" in missing.stderr
+
+
+def test_style_variants_are_labelled_copies_with_an_added_stroke(mnist):
+    from train.styles import style_variants
+    x, y = mnist.train_x[:3000], mnist.train_y[:3000]
+    extra_x, extra_y, note = style_variants(x, y, fraction=0.5, seed=0)
+    counts = {d: int((y == d).sum()) // 2 for d in (0, 1, 7)}
+    assert sorted(extra_y.tolist()) == sorted(d for d, n in counts.items() for _ in range(n))
+    assert note["styles"]["digits"] == len(extra_x) == sum(counts.values())
+    assert extra_x.dtype == torch.uint8 and extra_x.shape[1:] == (28, 28)
+    for img in extra_x:        # each went through the app's preprocessing: MNIST's 20 px box, centred by mass
+        rows, cols = torch.nonzero(img > 0, as_tuple=True)
+        assert 18 <= max(rows.max() - rows.min(), cols.max() - cols.min()) + 1 <= 21
+        w = img.float() / img.float().sum()
+        assert abs((w.sum(1) * torch.arange(28)).sum() - 14) < 1 and abs((w.sum(0) * torch.arange(28)).sum() - 14) < 1
+    # An added stroke means more ink than the digit it was drawn on, as far as MNIST's 20 px box allows.
+    ones = extra_x[extra_y == 1].float().sum((1, 2)).mean()
+    assert ones > x[y == 1].float().sum((1, 2)).mean() * 1.2
+    again = style_variants(x, y, fraction=0.5, seed=0)[0]
+    assert torch.equal(again, extra_x), "same seed, same variants"
+
+
+def test_styles_are_recorded_and_bounded(small, tmp_path):
+    events = list(train(TrainConfig(epochs=1, styles=0.3), tmp_path / "m.safetensors", data=small))
+    info = load_checkpoint(events[-1].checkpoint)[1]
+    assert info["train_config"]["styles"] == 0.3 and info["data"]["styles"]["digits"] > 0
+    assert info["data"]["train_digits"] == len(small.train_x) + info["data"]["styles"]["digits"]
+    with pytest.raises(ValueError, match="styles"):
+        train(TrainConfig(styles=1.5), tmp_path / "x.safetensors", data=small)

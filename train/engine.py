@@ -26,6 +26,7 @@ from mnist_model import MLP, ModelConfig, save_checkpoint
 from .augment import augment
 from .config import TrainConfig
 from .data import MnistSplits, load_mnist
+from .styles import style_variants
 
 
 @dataclass
@@ -84,6 +85,8 @@ def train(config: TrainConfig, out: str | os.PathLike, data: MnistSplits | None 
 def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: StopSignal,
          device: torch.device) -> Iterator[Event]:
     data = data or load_mnist(data_dir, cfg.valid_size, cfg.seed)
+    if cfg.styles > 0:       # slashed zeros, flagged ones, crossed sevens: see train/styles.py
+        data = data.with_extra_training(*style_variants(data.train_x, data.train_y, cfg.styles, cfg.seed))
     mean = float(data.train_x.float().mean() / 255)
     std = float(data.train_x.float().std() / 255)
     # Whole splits as float tensors on the device, [0, 1], (N, 1, 28, 28): batches are index lookups.
