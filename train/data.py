@@ -1,5 +1,5 @@
 """MNIST as in-memory tensors: the whole set is ~55 MB of uint8, so batches are made by indexing
-instead of a DataLoader with per-sample PIL transforms (that path is >10x slower; bench/train_speed.py)."""
+instead of a DataLoader with per-sample PIL transforms (~7x slower on 2 CPU cores; bench/train_speed.py)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from mnist_model import to_mnist
+
+from .pen_digits import load_pen_digits, render_ink
 
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -73,9 +77,6 @@ def pen_renders(path: str | os.PathLike | None = None, renders: int = 4, seed: i
 
     MNIST's writers hardly write slashed zeros, crossed sevens or flagged ones; these digits do. The
     random settings span the sizes and brushes people use, without copying any benchmark grid."""
-    from .pen_digits import load_pen_digits, render_ink
-    from mnist_model import to_mnist
-
     digits = [d for d in load_pen_digits(path) if d.writer_group not in exclude_groups]
     rng = np.random.default_rng(seed)
     xs, ys = [], []

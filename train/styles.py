@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from mnist_model import to_mnist
+
 SCALE = 4             # strokes are drawn on a 112 px copy of the 28 px digit: antialiased edges
 WIDTH = (2.0, 3.2)    # added stroke width, px of the 28 px image: MNIST's own range
 
@@ -18,8 +20,6 @@ def style_variants(x: torch.Tensor, y: torch.Tensor, fraction: float = 0.5,
                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """For `fraction` of the zeros, ones and sevens in (x uint8 (N, 28, 28), y), a copy with a slash,
     a flag (and sometimes a foot) or a crossbar. Returns (x_extra, y_extra, a note for the checkpoint)."""
-    from mnist_model import to_mnist
-
     rng = np.random.default_rng(seed)
     draw_style = {0: _slash, 1: _flag, 7: _crossbar}
     xs, ys = [], []
