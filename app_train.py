@@ -26,6 +26,7 @@ from train.engine import Event, StopSignal
 UPDATE_SECONDS = 0.5        # at most this often a snapshot goes to the browser (plus one per epoch)
 POINTS_PER_EPOCH = 25       # train-loss points per epoch; each is the mean of the steps it covers
 MNIST_TRAIN_DIGITS = 60_000  # MNIST's training set, which a run splits into train and valid
+STYLED_SHARE = 0.3155       # of those, the 0s, 1s and 7s (18,930): the digits that get style copies
 STALE_TMP_SECONDS = 3600    # a save's temp file this old belongs to a process killed mid-write
 GPU_BASE_SECONDS = 30       # ZeroGPU reservation: MNIST to the GPU, testing, saving...
 GPU_STEP_SECONDS = 0.004    # ...plus this per optimiser step (a step of this MLP takes ~1-2 ms on a GPU)
@@ -34,7 +35,7 @@ GPU_STEP_SECONDS = 0.004    # ...plus this per optimiser step (a step of this ML
 @dataclass(frozen=True)
 class ServerLimits:
     """What one visitor's run may cost the server, from the environment (README: Limits on a public server)."""
-    max_steps: int = 50_000     # TRAIN_MAX_STEPS: optimiser steps per run (the default config takes 8,600)
+    max_steps: int = 50_000     # TRAIN_MAX_STEPS: optimiser steps per run (the default config takes about 10,000)
     max_seconds: float = 900.0  # TRAIN_MAX_SECONDS: wall-clock time after which a run is stopped and saved
     keep_runs: int = 20         # RUNS_KEEP: runs trained here kept on disk, newest first (~1 MB each)
     max_runs_mb: float = 100.0  # RUNS_MAX_MB: their total size in MB; the oldest are deleted first
@@ -54,10 +55,17 @@ class ServerLimits:
 
     def check(self, config: TrainConfig) -> None:
         """Refuse, before any work, a run that would hold the server's one slot too long."""
-        steps = config.epochs * math.ceil((MNIST_TRAIN_DIGITS - config.valid_size) / config.batch_size)
+        steps = planned_steps(config, MNIST_TRAIN_DIGITS - config.valid_size)
         if steps > self.max_steps:
             raise ValueError(f"{config.epochs} epochs at batch size {config.batch_size} is {steps:,} steps; this "
                              f"server allows {self.max_steps:,} per run. Use fewer epochs or a larger batch size.")
+
+
+def planned_steps(config: TrainConfig, train_digits: int) -> int:
+    """Optimiser steps `config` takes on `train_digits` MNIST digits, counting the style copies the
+    engine adds (train/styles.py) to the STYLED_SHARE of them that are 0s, 1s and 7s."""
+    digits = train_digits + math.floor(train_digits * STYLED_SHARE * config.styles)
+    return config.epochs * math.ceil(digits / config.batch_size)
 
 
 def training_allowed() -> bool:
@@ -84,7 +92,7 @@ class StopFlag:
 def gpu_seconds(config: TrainConfig, out: Path, data: MnistSplits, stop: StopSignal) -> int:
     """ZeroGPU time to reserve for this run (same arguments as train_on_gpu): sized from its steps
     so a short run does not spend a visitor's daily GPU quota on a long reservation."""
-    steps = config.epochs * math.ceil(len(data.train_x) / config.batch_size)
+    steps = planned_steps(config, len(data.train_x))
     return math.ceil(min(GPU_BASE_SECONDS + steps * GPU_STEP_SECONDS, ServerLimits.from_env().max_seconds))
 
 

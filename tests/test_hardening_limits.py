@@ -62,7 +62,7 @@ def test_batch_size_one_for_100_epochs_is_refused_before_the_slot_is_taken(runs,
     monkeypatch.setattr(app_train, "load_mnist", lambda **_: pytest.fail("no data may be read"))
     slot = TrainingSlot()
     with pytest.raises(ValueError, match="5,500,000 steps"):
-        next(run_training(slot, TrainConfig(epochs=100, batch_size=1), "alice"))
+        next(run_training(slot, TrainConfig(epochs=100, batch_size=1, styles=0.0), "alice"))
     assert slot.owner is None and not list(runs.iterdir())
 
 
