@@ -164,8 +164,8 @@ def test_pen_digits_join_training_only(mnist, pen_digits_path, tmp_path):
     from train.pen_digits import load_pen_digits
     from train.data import pen_renders
     path = _pen_subset(pen_digits_path, tmp_path)
-    x, y, note = pen_renders(path, renders=2, seed=0)
     digits = load_pen_digits(path)
+    x, y, note = pen_renders(digits, renders=2, seed=0)
     assert x.shape == (80, 28, 28) and x.dtype == torch.uint8
     assert y.tolist() == [d.label for d in digits for _ in range(2)]
     assert all(img.max() == 255 for img in x), "every drawing arrives as a full-contrast MNIST-style digit"

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from .config import TrainConfig
 from .data import DataError, load_mnist, pen_renders
 from .engine import DoneEvent, EpochEvent, StepEvent, train
+from .pen_digits import load_pen_digits
 
 CHECKPOINT_NAME = "mnist_mlp.safetensors"
 SMOOTH_STEPS = 50         # running-mean window of the train-loss plot, in steps
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             data.train_x, data.train_y = data.train_x[:DRY_RUN_DIGITS], data.train_y[:DRY_RUN_DIGITS]
         if args.pen_digits:
-            data = data.with_extra_training(*pen_renders(args.pen_digits, args.pen_renders, config.seed))
+            data = data.with_extra_training(*pen_renders(load_pen_digits(args.pen_digits), args.pen_renders,
+                                                                config.seed))
     except (ValueError, DataError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

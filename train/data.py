@@ -11,7 +11,7 @@ import torch
 
 from mnist_model import to_mnist
 
-from .pen_digits import load_pen_digits, render_ink
+from .pen_digits import PenDigit, render_ink
 
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -69,15 +69,13 @@ def _have_raw(root: Path) -> bool:
     return all((root / "MNIST" / "raw" / name).is_file() for name in RAW_FILES)
 
 
-def pen_renders(path: str | os.PathLike | None = None, renders: int = 4, seed: int = 0,
-                exclude_groups: tuple[str, ...] = ()) -> tuple[torch.Tensor, torch.Tensor, dict]:
+def pen_renders(digits: list[PenDigit], renders: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """Real pen digits drawn the way the app receives them, as training data: each digit is drawn
     `renders` times on a canvas with random size, position and brush, then passed through the app's
     own preprocessing. Returns (x uint8 (N, 28, 28), y int64 (N,), a note for the checkpoint).
 
     MNIST's writers hardly write slashed zeros, crossed sevens or flagged ones; these digits do. The
     random settings span the sizes and brushes people use, without copying any benchmark grid."""
-    digits = [d for d in load_pen_digits(path) if d.writer_group not in exclude_groups]
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for digit in digits:
@@ -87,5 +85,6 @@ def pen_renders(path: str | os.PathLike | None = None, renders: int = 4, seed: i
             xs.append(to_mnist(ink))
             ys.append(digit.label)
     groups = sorted({d.writer_group for d in digits})
-    note = {"pen_digits": {"digits": len(digits), "renders": renders, "writer_groups": groups}}
+    note = {"pen_digits": {"digits": len(digits), "renders": renders, "writer_groups": groups,
+                           "writers": len({d.writer for d in digits})}}
     return torch.from_numpy(np.stack(xs)), torch.tensor(ys, dtype=torch.int64), note

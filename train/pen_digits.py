@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,14 @@ class PenDigit:
     label: int
     strokes: tuple[tuple[tuple[float, float], ...], ...]  # pen-down strokes of (x, y), unit square, y down
 
+    @property
+    def writer(self) -> str:
+        """Who wrote it, as far as the id tells: the group and the letters that begin the recording's
+        file name ("gresai30.dat#1078" -> "val/gresai"), so one writer's numbered sessions stay together."""
+        file = self.id.split("#")[0]
+        letters = re.match(r"[A-Za-z]+", file)
+        return f"{self.writer_group}/{letters.group(0) if letters else file}"
+
 
 def load_pen_digits(path: str | os.PathLike | None = None) -> list[PenDigit]:
     """Read the JSON-lines pen digits at `path` (default: $PEN_DIGITS, else ../shared/pen_digits/dev.jsonl)."""
@@ -43,6 +52,19 @@ def load_pen_digits(path: str | os.PathLike | None = None) -> list[PenDigit]:
                 strokes = tuple(tuple((float(x), float(y)) for x, y in s) for s in d["strokes"] if s)
                 digits.append(PenDigit(str(d["id"]), str(d["writer_group"]), int(d["label"]), strokes))
     return digits
+
+
+def writer_folds(digits: list[PenDigit], k: int = 2) -> list[int]:
+    """A fold 0..k-1 for each digit such that no writer is in two folds and each fold has some writers
+    of every group (each group's writers, largest first, are dealt round-robin)."""
+    sizes: dict[str, int] = {}
+    for d in digits:
+        sizes[d.writer] = sizes.get(d.writer, 0) + 1
+    fold_of: dict[str, int] = {}
+    for group in sorted({d.writer_group for d in digits}):
+        writers = sorted((w for w in sizes if w.startswith(group + "/")), key=lambda w: (-sizes[w], w))
+        fold_of.update({w: i % k for i, w in enumerate(writers)})
+    return [fold_of[d.writer] for d in digits]
 
 
 def render_ink(digit: PenDigit, canvas: int = 800, height: float = 0.5, brush: float = 10.0,
