@@ -12,10 +12,10 @@ import torch
 from train.pen_digits import load_pen_digits, render_sketchpad
 from mnist_model import MLP, CheckpointError, DigitRecognizer, ImageError, save_checkpoint
 
-# Floor for the CI replay below. The shipped checkpoint trained on these digits (other drawings of
-# them), so it scores 99.7% on this fixed sample: the floor catches a broken path from drawing to
-# prediction, not a weaker model. Writers it never saw: python -m bench.pen_heldout.
-PEN_FLOOR = 0.97
+# Floor for the CI replay below. The shipped checkpoint (trained on MNIST only: these writers are new
+# to it) scores 95.7% on this fixed sample (the full grid: python -m bench.pen_accuracy); the sample
+# never changes, so only a real regression fails it.
+PEN_FLOOR = 0.93
 
 
 @pytest.fixture(scope="module")
