@@ -6,7 +6,7 @@
 Environment: RUNS_DIR (where runs trained here are saved, default runs/), ALLOW_TRAINING=0 (a
 read-only server that only predicts), MNIST_ROOT (where MNIST is read from on the first Train),
 PREDICT_CONCURRENCY (predictions served at once, default 4), TORCH_THREADS (torch intra-op threads
-for the whole server, training included, default 1).
+for the server and for its training process, default 1).
 
 API (gradio_client): /predict takes the sketchpad value and returns the probabilities first;
 /train takes the hyperparameters and streams the run; /stop stops the caller's own run."""
@@ -22,6 +22,7 @@ import torch
 from app_models import DEFAULT_KEY, Recognizers, list_models, run_key
 from app_sketch import Sketchpad
 from app_train import RunInProgress, Snapshot, TrainingSlot, run_training, training_allowed
+from app_worker import TrainingDied
 from mnist_model import CheckpointError, ImageError
 from train import TrainConfig
 
@@ -137,7 +138,7 @@ def train_model(epochs: int, batch_size: int, lr: float, lr_factor: float, lr_pa
     try:
         for snap in run_training(slot, config, owner=request.session_hash):
             yield train_outputs(snap)
-    except (RunInProgress, ValueError) as e:     # ValueError: over this server's limits (app_train.ServerLimits)
+    except (RunInProgress, TrainingDied, ValueError) as e:   # ValueError: over this server's limits (ServerLimits)
         raise gr.Error(str(e)) from None
 
 

@@ -1,9 +1,15 @@
 """Training from the app: one run at a time per server, driven through the engine's generator
 (`train.train`, the same loop as the CLI), turned into snapshots the Train tab can plot.
 
+The engine runs in a child process of its own (app_worker.train_in_child): in a thread of the server
+it shared the interpreter lock with every request handler, and 8 busy callers made an epoch 6.6x
+slower; in the child about 1.2x, or 1.5-1.8x where Linux does not group CPU time by session
+(bench/serve_load.py; README: Serving under load). On a ZeroGPU Space, spaces.GPU already runs
+train_on_gpu in a worker process, which is used instead of a second one.
+
 The server's single slot is a non-blocking lock: a second visitor is told a run is in progress
 instead of waiting behind it. The slot is released when the driving generator ends, is closed
-(Stop, a cancelled API call, a closed tab) or is garbage-collected."""
+(Stop, a cancelled API call, a closed tab) or is garbage-collected, or the training process dies."""
 from __future__ import annotations
 
 import math
@@ -20,6 +26,7 @@ import pandas as pd
 import spaces
 
 from app_models import runs_dir
+from app_worker import train_in_child
 from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, load_mnist, train
 from train.engine import Event, StopSignal
 
@@ -30,6 +37,7 @@ STYLED_SHARE = 0.3155       # of those, the 0s, 1s and 7s (18,930): the digits t
 STALE_TMP_SECONDS = 3600    # a save's temp file this old belongs to a process killed mid-write
 GPU_BASE_SECONDS = 30       # ZeroGPU reservation: MNIST to the GPU, testing, saving...
 GPU_STEP_SECONDS = 0.004    # ...plus this per optimiser step (a step of this MLP takes ~1-2 ms on a GPU)
+ZERO_GPU = spaces.config.Config.zero_gpu   # on a ZeroGPU Space (SPACES_ZERO_GPU), where spaces.GPU wraps train_on_gpu
 
 
 @dataclass(frozen=True)
@@ -74,10 +82,10 @@ def training_allowed() -> bool:
 
 
 class StopFlag:
-    """A stop switch that also crosses process boundaries: on a ZeroGPU Space the training generator
-    runs in a separate worker process that receives its arguments pickled, where a threading.Event
-    would be a disconnected copy. set() creates a file; the engine polls is_set() once per step
-    (one stat call, microseconds against a step's milliseconds)."""
+    """A stop switch that also crosses process boundaries: the engine runs in another process (the
+    app's training process, or ZeroGPU's worker) that receives its arguments pickled, where a
+    threading.Event would be a disconnected copy. set() creates a file; the engine polls is_set()
+    once per step (one stat call, microseconds against a step's milliseconds)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -244,7 +252,9 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterato
         yield snap
         data = slot.data(config.valid_size, config.seed)
         out = new_run_path()
-        events = train_on_gpu(config, out, data, stop)
+        # In a process of its own, so that training and request handlers share no interpreter lock; on
+        # ZeroGPU, spaces.GPU already runs train_on_gpu in a worker process, so not a second one there.
+        events = (train_on_gpu if ZERO_GPU else train_in_child)(config, out, data, stop)
         snap.phase = "training"
         last, pending, pending_sum, timed_out = time.perf_counter(), 0, 0.0, False
         try:

@@ -1,9 +1,13 @@
 """The running app through its HTTP API (gradio_client), as a script or a Space visitor would call it:
 predictions equal the in-process recognizer's, a run streams growing plots and saves a model,
-Stop and a cancelled call end a run, and a second visitor is refused while a run trains."""
+Stop and a cancelled call end a run, a second visitor is refused while a run trains, and a training
+process that dies ends its call with a message and frees the slot."""
 from __future__ import annotations
 
+import os
+import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,6 +111,33 @@ def test_second_visitor_is_refused_and_a_cancelled_run_frees_the_slot(app):
             assert "in progress" in str(e) and time.monotonic() < deadline
             time.sleep(0.5)
     assert "Test accuracy" in result
+
+
+def training_processes() -> list[int]:
+    """PIDs of the training processes of the app servers this test process started (from Linux's /proc)."""
+    procs = {}                                      # pid: (parent pid, command line)
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit():
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                procs[int(entry.name)] = ppid, (entry / "cmdline").read_bytes()
+        except OSError:                             # a process that ended while being read
+            pass
+    servers = {pid for pid, (ppid, _) in procs.items() if ppid == os.getpid()}
+    return [pid for pid, (ppid, cmd) in procs.items() if ppid in servers and b"spawn_main" in cmd]
+
+
+def test_a_killed_training_process_ends_the_call_with_a_message_and_frees_the_slot(app):
+    c = client(app)
+    job = c.submit(*train_args(LONG), api_name="/train")
+    while len(job.outputs()) < 3:               # the run has started stepping
+        time.sleep(0.2)
+    [pid] = training_processes()
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(Exception, match="training process ended unexpectedly .killed by SIGKILL."):
+        job.result(timeout=60)
+    *_, result = c.predict(*train_args(dict(SHORT, epochs=1)), api_name="/train")
+    assert "Test accuracy" in result and not training_processes()
 
 
 def test_predictions_stay_fast_while_a_run_trains(app, pen_digits_path, tmp_path):

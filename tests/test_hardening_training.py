@@ -1,19 +1,26 @@
-"""Training faults in the app's driver (app_train.run_training), in process so that threads can be
-counted: Stop at every phase, Train twice, two sessions at once, a closed tab. After each: no thread
-left running, the slot free, every file in the runs folder a loadable model, and the next run works."""
+"""Training faults in the app's driver (app_train.run_training), which runs the engine in a child process
+(app_worker): Stop at every phase, Train twice, two sessions at once, a closed tab, a training process
+that dies or fails. After each: no thread or process left running, the slot free, every file in the
+runs folder a loadable model, and the next run works. Where the timing is the engine's own (Stop during
+validation or saving), the engine is driven directly, in this process, where its steps can be hooked."""
 from __future__ import annotations
 
 import gc
+import multiprocessing
+import os
+import signal
 import threading
 import time
 from dataclasses import replace
 
 import pytest
+import torch
 
 import app_train
 from app_train import RunInProgress, TrainingSlot, run_training
+from app_worker import TrainingDied
 from mnist_model import MLP, DigitRecognizer
-from train import TrainConfig
+from train import DoneEvent, EpochEvent, StepEvent, TrainConfig, train
 
 QUICK = TrainConfig(epochs=3, batch_size=250, augment=False, styles=0.0)   # 8 steps an epoch on the small split
 
@@ -36,6 +43,7 @@ def runs(tmp_path, monkeypatch, small):
     while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not set(threading.enumerate()) - before, "threads left running after the run"
+    assert not multiprocessing.active_children(), "a training process outlived its run"
     leftovers = list((tmp_path / "runs").glob(".*")) if (tmp_path / "runs").exists() else []
     assert not leftovers, f"temporary files left behind: {leftovers}"
     for path in (tmp_path / "runs").glob("*.safetensors"):
@@ -65,46 +73,55 @@ def test_stop_while_mnist_loads_saves_nothing(runs, small, monkeypatch):
     finish(slot)
 
 
-def test_stop_mid_epoch_keeps_the_best_weights(runs):
+def test_stop_mid_run_keeps_the_best_weights(runs):
+    """The child runs ahead of the snapshots it sends, so Stop lands a few steps after the one seen
+    (test_train pins the engine's own step-exact stop); the run ends there and keeps its best weights."""
     slot = TrainingSlot()
-    steps = []
-    for snap in run_training(slot, QUICK, "alice"):
-        steps.append(snap.step)
-        if snap.step == 12:                                    # half-way through epoch 2
+    for snap in run_training(slot, replace(QUICK, epochs=100), "alice"):
+        if snap.step >= 12 and not slot.stop.is_set():         # in epoch 2
             assert slot.request_stop("alice")
-    assert max(steps) == 12 and snap.done.stopped and snap.done.checkpoint is not None
-    assert len(DigitRecognizer.load(snap.done.checkpoint).info["history"]) == 1
+    assert snap.done.stopped and 12 <= snap.step < 100 * 8
+    info = DigitRecognizer.load(snap.done.checkpoint).info
+    assert info["stopped"] is True and len(info["history"]) == len(snap.epochs) == snap.step // 8
+    assert info["valid_accuracy"] >= max(e["valid_acc"] for e in info["history"])
     finish(slot)
 
 
-def test_stop_during_validation_ends_after_that_epoch(runs, monkeypatch):
-    slot = TrainingSlot()
+def test_stop_during_validation_ends_after_that_epoch(small, tmp_path, monkeypatch):
+    stop = threading.Event()
 
     class StopWhileValidating(MLP):
         def forward(self, x):
             if not self.training:                              # evaluate() runs the model in eval mode
-                slot.request_stop("alice")
+                stop.set()
             return super().forward(x)
 
     monkeypatch.setattr("train.engine.MLP", StopWhileValidating)
-    last = list(run_training(slot, QUICK, "alice"))[-1]
-    assert last.done.stopped and last.step == 8
-    assert len(DigitRecognizer.load(last.done.checkpoint).info["history"]) == 1
-    monkeypatch.setattr("train.engine.MLP", MLP)
-    finish(slot)
+    events = list(train(QUICK, tmp_path / "m.safetensors", data=small, stop=stop))
+    assert [type(e) for e in events[-3:]] == [StepEvent, EpochEvent, DoneEvent] and events[-3].step == 8
+    assert events[-1].stopped and len(DigitRecognizer.load(events[-1].checkpoint).info["history"]) == 1
 
 
-def test_stop_while_saving_still_saves_one_whole_file(runs, monkeypatch):
-    slot = TrainingSlot()
-    real_save = app_train.train.__globals__["save_checkpoint"]
+def test_stop_while_saving_still_saves_one_whole_file(small, tmp_path, monkeypatch):
+    stop = threading.Event()
+    real_save = train.__globals__["save_checkpoint"]
 
     def save_and_press_stop(*args, **kwargs):
-        slot.request_stop("alice")
+        stop.set()
         return real_save(*args, **kwargs)
 
-    monkeypatch.setitem(app_train.train.__globals__, "save_checkpoint", save_and_press_stop)
-    last = list(run_training(slot, QUICK, "alice"))[-1]
-    assert last.done.checkpoint is not None and not last.done.stopped and last.phase == "finished"
+    monkeypatch.setitem(train.__globals__, "save_checkpoint", save_and_press_stop)
+    done = list(train(QUICK, tmp_path / "m.safetensors", data=small, stop=stop))[-1]
+    assert stop.is_set() and done.checkpoint is not None and not done.stopped
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+def test_stop_after_the_last_step_still_finishes_and_saves_once(runs):
+    slot = TrainingSlot()
+    for snap in run_training(slot, QUICK, "alice"):
+        if snap.total_steps and snap.step == snap.total_steps and not slot.stop.is_set():
+            assert slot.request_stop("alice")                  # the child is validating, testing or saving
+    assert snap.done.checkpoint is not None and not snap.done.stopped and snap.phase == "finished"
     assert len(list(runs.glob("*.safetensors"))) == 1
     finish(slot)
 
@@ -147,7 +164,7 @@ def test_two_sessions_pressing_train_at_once_get_one_run(runs):
 
 def test_a_closed_tab_ends_the_run_from_another_thread_and_saves(runs):
     slot = TrainingSlot()
-    run = run_training(slot, replace(QUICK, epochs=50), "alice")
+    run = run_training(slot, replace(QUICK, epochs=100), "alice")   # far more steps than the pipe buffers
     for _ in range(25):                                       # Gradio iterates a generator in worker threads
         worker = threading.Thread(target=next, args=(run,))
         worker.start()
@@ -161,10 +178,35 @@ def test_a_closed_tab_ends_the_run_from_another_thread_and_saves(runs):
 
 def test_a_run_dropped_without_close_is_ended_by_the_garbage_collector(runs):
     slot = TrainingSlot()
-    run = run_training(slot, replace(QUICK, epochs=50), "alice")
+    run = run_training(slot, replace(QUICK, epochs=100), "alice")
     for _ in range(15):
         next(run)
     del run
     gc.collect()
     assert slot.owner is None and len(list(runs.glob("*.safetensors"))) == 1
+    finish(slot)
+
+
+def test_a_killed_training_process_frees_the_slot_with_a_clear_message(runs):
+    slot = TrainingSlot()
+    run = run_training(slot, replace(QUICK, epochs=100), "alice")
+    while next(run).step < 10:
+        pass
+    [child] = multiprocessing.active_children()
+    os.kill(child.pid, signal.SIGKILL)                          # out of memory, or a person's kill -9
+    with pytest.raises(TrainingDied, match="ended unexpectedly .killed by SIGKILL.; nothing was saved"):
+        for _ in run:
+            pass
+    assert slot.owner is None and not list(runs.glob("*.safetensors"))
+    finish(slot)
+
+
+def test_an_error_in_the_training_process_reaches_the_caller(runs, small, monkeypatch):
+    broken = replace(small, train_y=torch.full_like(small.train_y, 10))   # no class 10: the loss raises
+    monkeypatch.setattr(app_train, "load_mnist", lambda **_: broken)
+    slot = TrainingSlot()
+    with pytest.raises(IndexError, match="out of bounds"):
+        list(run_training(slot, replace(QUICK, seed=1), "alice"))   # another seed: the slot caches splits by it
+    assert slot.owner is None
+    monkeypatch.setattr(app_train, "load_mnist", lambda **_: small)
     finish(slot)

@@ -1,5 +1,6 @@
-"""Hugging Face Spaces: the ZeroGPU decorator is a no-op off a Space, and the decorated training
-generator streams its events and honours Stop even from another process, as on ZeroGPU."""
+"""Hugging Face Spaces: the ZeroGPU decorator is a no-op off a Space, the decorated training generator
+streams its events and honours Stop even from another process, as on ZeroGPU, and on ZeroGPU the app
+trains through that generator instead of starting a training process of its own."""
 from __future__ import annotations
 
 import inspect
@@ -22,7 +23,7 @@ def small(mnist):
 
 def test_decorator_changes_nothing_off_a_space(monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-    assert spaces.config.Config.zero_gpu is False
+    assert spaces.config.Config.zero_gpu is False and app_train.ZERO_GPU is False
     assert inspect.isgeneratorfunction(app_train.train_on_gpu)
     assert not hasattr(app_train.train_on_gpu, "zerogpu"), "spaces would mark a ZeroGPU wrapper"
 
@@ -78,6 +79,22 @@ def test_stop_reaches_a_training_process_that_got_pickled_arguments(small, tmp_p
     assert done.stopped and len(done.history) < 50
     _, info = load_checkpoint(done.checkpoint)       # written by the worker, read here
     assert info["stopped"] is True
+
+
+def test_on_zero_gpu_the_app_trains_in_the_spaces_worker_not_a_process_of_its_own(small, monkeypatch, tmp_path):
+    """spaces.GPU already runs train_on_gpu in a worker process there; a second process would only add
+    a start-up and another copy of MNIST. (Off a Space the app's runs use a child process: see
+    tests/test_hardening_training.py.)"""
+    monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setattr(app_train, "ZERO_GPU", True)
+    monkeypatch.setattr(app_train, "load_mnist", lambda **_: small)
+    real, calls = app_train.train_on_gpu, []
+    monkeypatch.setattr(app_train, "train_on_gpu", lambda *args: calls.append(args) or real(*args))
+    children = set()
+    for snap in app_train.run_training(app_train.TrainingSlot(), TrainConfig(epochs=1, styles=0.0), "alice"):
+        children.update(multiprocessing.active_children())
+    assert len(calls) == 1 and not children
+    assert snap.done.checkpoint is not None and snap.phase == "finished"
 
 
 def _page_texts(monkeypatch, space_id: str | None) -> str:
