@@ -49,6 +49,11 @@ def _child(config: TrainConfig, out: Path, data: bytes, stop: StopSignal, thread
             conn.send(e)
         except Exception:      # an exception that does not pickle still gets its words across
             conn.send(RuntimeError(f"{type(e).__name__}: {e}"))
+        return
+    conn.close()
+    # The run is saved and reported. Skip the interpreter's teardown, which the server waits for before
+    # it frees the training slot: 0.7-0.8 s (mostly torch's), against 0.05 s for this exit.
+    os._exit(0)
 
 
 def train_in_child(config: TrainConfig, out: Path, data: MnistSplits, stop: StopSignal) -> Iterator[Event]:
