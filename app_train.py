@@ -2,10 +2,11 @@
 (`train.train`, the same loop as the CLI), turned into snapshots the Train tab can plot.
 
 The engine runs in a child process of its own (app_worker.train_in_child): in a thread of the server
-it shared the interpreter lock with every request handler, and 8 busy callers made an epoch 6.6x
-slower; in the child about 1.2x, or 1.5-1.8x where Linux does not group CPU time by session
-(bench/serve_load.py; README: Serving under load). On a ZeroGPU Space, spaces.GPU already runs
-train_on_gpu in a worker process, which is used instead of a second one.
+it shared the interpreter lock with every request handler, and 8 busy callers made an epoch 6.5x
+slower; in the child 1.2x, or 1.4-1.8x where Linux does not share CPU time out by session
+(bench/serve_load.py; README: Serving under load). Each run pays ~4.5 s to start that process.
+On a ZeroGPU Space, spaces.GPU already runs train_on_gpu in a worker process, which is used
+instead of a second one.
 
 The server's single slot is a non-blocking lock: a second visitor is told a run is in progress
 instead of waiting behind it. The slot is released when the driving generator ends, is closed

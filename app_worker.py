@@ -2,7 +2,7 @@
 process of its own and yields its events as they arrive, as the engine's own generator would.
 
 Why a process: a training thread in the server shares Python's interpreter lock with every request
-handler, and busy callers made an epoch several times slower (bench/serve_load.py). Why "spawn":
+handler, and 8 busy callers made an epoch 6.5x slower (bench/serve_load.py). Why "spawn":
 forking a server that runs threads (Gradio's, torch's pool) can copy a lock held mid-use into the
 child, which then hangs. The child gets the server's MNIST splits, its number of torch threads and
 its file-based stop flag, and sends each event down a pipe without waiting for the server to read
@@ -75,7 +75,7 @@ def train_in_child(config: TrainConfig, out: Path, data: MnistSplits, stop: Stop
             try:
                 event = receiver.recv()
             except EOFError:
-                child.join()
+                child.join(EXIT_SECONDS)
                 raise TrainingDied(f"The training process ended unexpectedly ({_exit_reason(child.exitcode)}); "
                                    "nothing was saved. Press Train to start again.") from None
             if isinstance(event, Exception):
