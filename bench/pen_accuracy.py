@@ -45,6 +45,14 @@ def pen_grid(rec: DigitRecognizer, digits: list[PenDigit], seed: int = 0) -> dic
     return results
 
 
+def sample_digits(digits: list[PenDigit], n: int, seed: int) -> list[PenDigit]:
+    """`n` of `digits` picked at random by `seed`, in their original order; all of them when n is 0."""
+    if not 0 < n < len(digits):
+        return digits
+    order = np.random.default_rng(seed).permutation(len(digits))[:n]
+    return [digits[i] for i in sorted(order)]
+
+
 def merge_grids(parts: list[tuple[dict, dict[str, int]]]) -> dict[tuple, dict[str, float]]:
     """One grid from grids over disjoint sets of digits, each given with its digit count per group."""
     merged = {}
@@ -96,9 +104,7 @@ def main() -> None:
     digits = load_pen_digits(args.pen_digits)
     if args.groups:
         digits = [d for d in digits if d.writer_group in args.groups.split(",")]
-    if 0 < args.samples < len(digits):
-        order = np.random.default_rng(args.seed).permutation(len(digits))[:args.samples]
-        digits = [digits[i] for i in sorted(order)]
+    digits = sample_digits(digits, args.samples, args.seed)
     groups = sorted({d.writer_group for d in digits})
 
     trained_on = set(rec.info.get("data", {}).get("pen_digits", {}).get("writer_groups", ()))

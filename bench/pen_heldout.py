@@ -17,9 +17,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
-from bench.pen_accuracy import merge_grids, pen_grid, print_grid
+from bench.pen_accuracy import merge_grids, pen_grid, print_grid, sample_digits
 from mnist_model import DigitRecognizer
 from train import DoneEvent, EpochEvent, TrainConfig, load_mnist, train
 from train.data import pen_renders
@@ -66,9 +64,7 @@ def main() -> None:
         if rec is None or not args.no_pens:      # without pen digits every fold's model is the same one
             data = mnist if args.no_pens else mnist.with_extra_training(*pen_renders(seen, args.renders, args.seed))
             rec = train_recognizer(config, data, fold)
-        if 0 < args.samples < len(held):
-            order = np.random.default_rng(args.seed).permutation(len(held))[:args.samples]
-            held = [held[i] for i in sorted(order)]
+        held = sample_digits(held, args.samples, args.seed)
         grid = pen_grid(rec, held, args.seed)
         tests.append(rec.info["test_accuracy"])
         parts.append((grid, dict(Counter(d.writer_group for d in held))))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,12 +58,11 @@ def load_pen_digits(path: str | os.PathLike | None = None) -> list[PenDigit]:
 def writer_folds(digits: list[PenDigit], k: int = 2) -> list[int]:
     """A fold 0..k-1 for each digit such that no writer is in two folds and each fold has some writers
     of every group (each group's writers, largest first, are dealt round-robin)."""
-    sizes: dict[str, int] = {}
-    for d in digits:
-        sizes[d.writer] = sizes.get(d.writer, 0) + 1
+    sizes = Counter(d.writer for d in digits)
+    group_of = {d.writer: d.writer_group for d in digits}
     fold_of: dict[str, int] = {}
-    for group in sorted({d.writer_group for d in digits}):
-        writers = sorted((w for w in sizes if w.startswith(group + "/")), key=lambda w: (-sizes[w], w))
+    for group in sorted(set(group_of.values())):
+        writers = sorted((w for w, g in group_of.items() if g == group), key=lambda w: (-sizes[w], w))
         fold_of.update({w: i % k for i, w in enumerate(writers)})
     return [fold_of[d.writer] for d in digits]
 
