@@ -217,3 +217,13 @@ def test_styles_are_recorded_and_bounded(small, tmp_path):
     assert info["data"]["train_digits"] == len(small.train_x) + info["data"]["styles"]["digits"]
     with pytest.raises(ValueError, match="styles"):
         train(TrainConfig(styles=1.5), tmp_path / "x.safetensors", data=small)
+
+
+def test_styles_are_drawn_on_mnist_digits_only(small, tmp_path):
+    ones = small.train_x[small.train_y == 1][:200]        # stand-ins for pen digits appended before the run
+    joined = small.with_extra_training(ones, torch.ones(len(ones), dtype=torch.int64), {"pen_digits": {}})
+    assert joined.mnist_train == len(small.train_x) and len(joined.train_x) == len(small.train_x) + 200
+    events = list(train(TrainConfig(epochs=1, styles=1.0), tmp_path / "m.safetensors", data=joined))
+    info = load_checkpoint(events[-1].checkpoint)[1]
+    assert info["data"]["styles"]["digits"] == int(sum((small.train_y == d).sum() for d in (0, 1, 7)))
+    assert info["data"]["train_digits"] == len(joined.train_x) + info["data"]["styles"]["digits"]

@@ -32,12 +32,18 @@ class MnistSplits:
     test_x: torch.Tensor
     test_y: torch.Tensor
     extra: dict = field(default_factory=dict)   # what was added to train_x beyond MNIST (saved with the model)
+    extra_digits: int = 0                       # how many of train_x's last digits are such additions
+
+    @property
+    def mnist_train(self) -> int:
+        """How many leading training digits are MNIST's own."""
+        return len(self.train_x) - self.extra_digits
 
     def with_extra_training(self, x: torch.Tensor, y: torch.Tensor, note: dict) -> "MnistSplits":
         """These splits with (x, y) appended to the training digits only: valid and test stay pure MNIST,
         so valid accuracy, the lr schedule and the test score mean what they always meant."""
         return replace(self, train_x=torch.cat([self.train_x, x]), train_y=torch.cat([self.train_y, y]),
-                       extra={**self.extra, **note})
+                       extra={**self.extra, **note}, extra_digits=self.extra_digits + len(x))
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:

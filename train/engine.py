@@ -86,7 +86,10 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
          device: torch.device) -> Iterator[Event]:
     data = data or load_mnist(data_dir, cfg.valid_size, cfg.seed)
     if cfg.styles > 0:       # slashed zeros, flagged ones, crossed sevens: see train/styles.py
-        data = data.with_extra_training(*style_variants(data.train_x, data.train_y, cfg.styles, cfg.seed))
+        # Drawn on MNIST's digits only: real pen digits added before (train.cli --pen-digits) keep the
+        # strokes their writers gave them, rather than gaining a second flag or slash.
+        n = data.mnist_train
+        data = data.with_extra_training(*style_variants(data.train_x[:n], data.train_y[:n], cfg.styles, cfg.seed))
     mean = float(data.train_x.float().mean() / 255)
     std = float(data.train_x.float().std() / 255)
     # Whole splits as float tensors on the device, [0, 1], (N, 1, 28, 28): batches are index lookups.
