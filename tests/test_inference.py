@@ -12,10 +12,11 @@ import torch
 from train.pen_digits import load_pen_digits, render_sketchpad
 from mnist_model import MLP, CheckpointError, DigitRecognizer, ImageError, save_checkpoint
 
-# Floor for the CI replay below. The shipped checkpoint (trained on MNIST only: these writers are new
-# to it) scores 95.7% on this fixed sample (the full grid: python -m bench.pen_accuracy); the sample
-# never changes, so only a real regression fails it.
-PEN_FLOOR = 0.93
+# Floor for the CI replay below, which guards the whole path from drawing to label. The shipped
+# checkpoint trained on these dev digits and reads all 300 of this fixed sample (its recipe scores
+# about 96% on writers it never saw: python -m bench.pen_heldout; the MNIST-only recipe's model read
+# 95.7% of this sample). The sample never changes, so only a real regression fails it.
+PEN_FLOOR = 0.97
 
 
 @pytest.fixture(scope="module")
