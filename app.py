@@ -164,7 +164,8 @@ progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
 
 with gr.Blocks(title="Handwritten digits", delete_cache=CACHE_CLEANUP) as demo:
     gr.Markdown("# Handwritten digit recognizer\nDraw a digit and a small neural network (an MLP trained on "
-                "MNIST and real pen-drawn digits) reads it as you draw. In the Train tab, train your own and watch it learn.")
+                "MNIST and real pen-drawn digits) reads it as you draw. In the Train tab, train your own and "
+                "watch it learn.")
     model_key = gr.State(DEFAULT_KEY)
     new_model_key = gr.State(None)
     with gr.Tabs() as tabs:
