@@ -3,7 +3,8 @@ checkpoint's): the pen digits are split into folds, a model is trained on MNIST 
 of all folds but one, and scored on the grid of bench.pen_accuracy with the digits of that one.
 Every digit is thus read by a model that never saw its writer; the folds' grids are merged.
 
-    python -m bench.pen_heldout                    # --split writers: 2 folds, no writer in both (~15 min)
+    python -m bench.pen_heldout                    # --split writers: 5 folds, no writer in two (~20 min)
+    python -m bench.pen_heldout --folds 2          # each model trained on half the writers
     python -m bench.pen_heldout --split groups     # 4 folds, one writer group each (~30 min)
     python -m bench.pen_heldout --no-pens          # the same folds, MNIST (and styles) only
 
@@ -20,7 +21,7 @@ from pathlib import Path
 from bench.pen_accuracy import merge_grids, pen_grid, print_grid, sample_digits
 from mnist_model import DigitRecognizer
 from train import DoneEvent, EpochEvent, TrainConfig, load_mnist, train
-from train.data import pen_renders
+from train.data import PEN_RENDERS, pen_renders
 from train.pen_digits import load_pen_digits, writer_folds
 
 
@@ -40,9 +41,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--split", choices=("writers", "groups"), default="writers")
+    ap.add_argument("--folds", type=int, default=5,
+                    help="--split writers: each model trains on (folds-1)/folds of the writers; the shipped one on all")
     ap.add_argument("--pen-digits", default=None, help="JSON-lines pen digits (default: $PEN_DIGITS or ../shared)")
     ap.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_ROOT or ./data)")
-    ap.add_argument("--renders", type=int, default=4, help="drawings of each training pen digit (as the CLI)")
+    ap.add_argument("--renders", type=int, default=PEN_RENDERS,
+                    help="drawings of each training pen digit (as the CLI)")
     ap.add_argument("--no-pens", action="store_true", help="train on MNIST only: the baseline for the same folds")
     ap.add_argument("--samples", type=int, default=900, help="held-out digits scored per fold, 0 = all")
     ap.add_argument("--seed", type=int, default=0, help="training seed; also picks the sample and positions")
@@ -50,7 +54,9 @@ def main() -> None:
 
     digits = load_pen_digits(args.pen_digits)
     if args.split == "writers":
-        folds = writer_folds(digits)
+        if args.folds < 2:
+            raise SystemExit(f"--folds must be at least 2, got {args.folds}")
+        folds = writer_folds(digits, args.folds)
     else:
         names = sorted({d.writer_group for d in digits})
         folds = [names.index(d.writer_group) for d in digits]

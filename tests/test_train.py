@@ -168,9 +168,10 @@ def test_pen_digits_join_training_only(mnist, pen_digits_path, tmp_path):
     x, y, note = pen_renders(digits, renders=2, seed=0)
     assert x.shape == (80, 28, 28) and x.dtype == torch.uint8
     assert y.tolist() == [d.label for d in digits for _ in range(2)]
-    assert all(img.max() == 255 for img in x), "every drawing arrives as a full-contrast MNIST-style digit"
+    assert all(img.max() > 200 for img in x), "every drawing arrives as a full-contrast MNIST-style digit"
     assert not torch.equal(x[0], x[1]), "each render is a different drawing of the digit"
     assert note["pen_digits"]["digits"] == 40 and note["pen_digits"]["renders"] == 2
+    assert note["pen_digits"]["varied_strokes"] == 1, "the second drawing of each digit varies its strokes"
     joined = mnist.with_extra_training(x, y, note)
     assert len(joined.train_x) == len(mnist.train_x) + 80 and torch.equal(joined.train_x[-80:], x)
     assert joined.valid_x is mnist.valid_x and joined.test_x is mnist.test_x

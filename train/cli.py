@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .config import TrainConfig
-from .data import DataError, load_mnist, pen_renders
+from .data import PEN_RENDERS, DataError, load_mnist, pen_renders
 from .engine import DoneEvent, EpochEvent, StepEvent, train
 from .pen_digits import load_pen_digits
 
@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "downloaded on first use)")
     p.add_argument("--pen-digits", default=None, metavar="JSONL",
                    help="also train on these real pen digits, drawn as the app receives drawings")
-    p.add_argument("--pen-renders", type=int, default=4, help="random drawings made of each pen digit")
+    p.add_argument("--pen-renders", type=int, default=PEN_RENDERS,
+                   help="random drawings made of each pen digit, every second one with varied strokes")
     p.add_argument("--out", default="runs/cli", help="folder for the checkpoint, metrics.json and plots")
     p.add_argument("--dry-run", action="store_true",
                    help=f"smoke test: 2 epochs on {DRY_RUN_DIGITS} training digits, all outputs written")

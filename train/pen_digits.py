@@ -67,6 +67,35 @@ def writer_folds(digits: list[PenDigit], k: int = 2) -> list[int]:
     return [fold_of[d.writer] for d in digits]
 
 
+# Stroke variation for training (perturb_strokes), in units of the digit's longest side: each stroke is
+# moved, turned and resized on its own, and the whole drawing is bent by a smooth displacement field.
+STROKE_SHIFT = 0.08      # standard deviation of each stroke's move
+STROKE_TURN = 10.0       # standard deviation of each stroke's rotation about its centre, degrees
+STROKE_SCALE = (0.92, 1.08)
+BEND = 0.06              # standard deviation of the amplitude of each of the field's 4 sine terms
+
+
+def perturb_strokes(digit: PenDigit, rng: np.random.Generator) -> PenDigit:
+    """The same digit as another person might have drawn it: strokes placed a little differently (a
+    five's bar detached further, a four's top more open) and lines bent, which a warp of the finished
+    28x28 image cannot do. Points may leave the unit square; render_ink fits the drawing anyway."""
+    points = np.concatenate([np.asarray(s, dtype=np.float64) for s in digit.strokes])   # (P, 2)
+    extent = max(float(np.ptp(points[:, 0])), float(np.ptp(points[:, 1])), 1e-3)
+    freq = rng.uniform(0.5, 2.0, (2, 2)) * np.pi / extent     # [axis moved, axis it varies along]
+    phase = rng.uniform(0, 2 * np.pi, (2, 2))
+    amp = rng.normal(0, BEND * extent, (2, 2))
+    strokes = []
+    for stroke in digit.strokes:
+        p = np.asarray(stroke, dtype=np.float64)                               # (n, 2) as (x, y)
+        centre = p.mean(0)
+        a = np.radians(rng.normal(0, STROKE_TURN))
+        turn = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) * rng.uniform(*STROKE_SCALE)
+        p = (p - centre) @ turn.T + centre + rng.normal(0, STROKE_SHIFT * extent, 2)
+        bend = (amp[:, None, :] * np.sin(freq[:, None, :] * p[None] + phase[:, None, :])).sum(-1)   # (2, n)
+        strokes.append(tuple(map(tuple, p + bend.T)))
+    return PenDigit(digit.id, digit.writer_group, digit.label, tuple(strokes))
+
+
 def render_ink(digit: PenDigit, canvas: int = 800, height: float = 0.5, brush: float = 10.0,
                seed: int = 0) -> np.ndarray:
     """The drawing's ink as a (canvas, canvas) uint8 coverage map, 255 = fully inked.
