@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +93,7 @@ def perturb_strokes(digit: PenDigit, rng: np.random.Generator) -> PenDigit:
         p = (p - centre) @ turn.T + centre + rng.normal(0, STROKE_SHIFT * extent, 2)
         bend = (amp[:, None, :] * np.sin(freq[:, None, :] * p[None] + phase[:, None, :])).sum(-1)   # (2, n)
         strokes.append(tuple(map(tuple, p + bend.T)))
-    return PenDigit(digit.id, digit.writer_group, digit.label, tuple(strokes))
+    return replace(digit, strokes=tuple(strokes))
 
 
 def render_ink(digit: PenDigit, canvas: int = 800, height: float = 0.5, brush: float = 10.0,
