@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import gradio as gr
 
-import app
 from train.pen_digits import load_pen_digits, render_sketchpad
+from webapp.api import CANVAS
+from webapp.draw import predict
+from webapp.limits import PREDICT_CONCURRENCY
+from webapp.runs import DEFAULT_KEY
+from webapp.ui import build, launch
 
 
 def main() -> None:
-    sample = render_sketchpad(load_pen_digits()[0], canvas=app.CANVAS)
-    outputs = app.predict(sample, app.DEFAULT_KEY)
+    outputs = predict(render_sketchpad(load_pen_digits()[0], canvas=CANVAS), DEFAULT_KEY)
 
     def noop(sketch: dict | None, model_key: str) -> tuple:
         return outputs
 
-    with app.demo:    # re-entering the Blocks adds an event to the built app
-        gr.Button(visible=False).click(noop, [app.sketch, app.model_key],
-                                       [app.probabilities, app.digit, app.seen, app.hint], api_name="noop",
-                                       show_progress="hidden", concurrency_limit=app.PREDICT_CONCURRENCY,
+    app = build()
+    with app.blocks:    # re-entering the Blocks adds an event to the built app
+        gr.Button(visible=False).click(noop, app.predict_inputs, app.predict_outputs, api_name="noop",
+                                       show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY,
                                        concurrency_id="noop")
-    app.demo.launch(css=app.CSS, max_file_size=app.MAX_UPLOAD)    # as app.py's __main__ does
+    launch(app)    # as app.py does
 
 
 if __name__ == "__main__":

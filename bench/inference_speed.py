@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from train.pen_digits import load_pen_digits, render_sketchpad
 from mnist_model import DigitRecognizer
+from train.pen_digits import load_pen_digits, render_sketchpad
 
 CASES = ((0.5, 10), (0.85, 3), (0.25, 25))   # (digit height as a fraction of the canvas, brush radius px)
 
@@ -50,7 +50,7 @@ def main() -> None:
     torch.set_num_threads(1)          # what each request gets on a shared server; also steadier timings
     rec = DigitRecognizer.load(args.checkpoint)
     digit = load_pen_digits(args.pen_digits)[0]
-    print(f"| digit height | brush | predict ms | naive ms | ratio |\n|---|---|---|---|---|")
+    print("| digit height | brush | predict ms | naive ms | ratio |\n|---|---|---|---|---|")
     ratios = []
     for height, brush in CASES:
         value = render_sketchpad(digit, args.canvas, height, brush, seed=0)

@@ -16,8 +16,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from train.pen_digits import PenDigit, load_pen_digits, render_sketchpad
 from mnist_model import DigitRecognizer
+from train.pen_digits import PenDigit, load_pen_digits, render_sketchpad
 
 CANVASES = (400, 800)          # px, square
 HEIGHTS = (0.25, 0.5, 0.85)    # digit height, fraction of the canvas
@@ -68,7 +68,7 @@ def merge_grids(parts: list[tuple[dict, dict[str, int]]]) -> dict[tuple, dict[st
 
 
 def print_grid(results: dict[tuple, dict[str, float]], groups: list[str]) -> None:
-    print(f"| canvas | height | brush | all    | " + " | ".join(f"{g:6}" for g in groups) + " |")
+    print("| canvas | height | brush | all    | " + " | ".join(f"{g:6}" for g in groups) + " |")
     print("|" + "---|" * (4 + len(groups)))
     for (canvas, height, brush), acc in results.items():
         print(f"| {canvas:6} | {height:6.0%} | {brush:5} | {acc['all']:6.2%} | "

@@ -31,14 +31,13 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from train.pen_digits import load_pen_digits, render_sketchpad
-from scripts.app_driver import serve_app
+from tests.support.app_driver import serve_app
 from train import TrainConfig
+from train.pen_digits import load_pen_digits, render_sketchpad
+from webapp.api import CANVAS, train_args
 
-CANVAS = 448               # the app's sketchpad side, px
 SKETCHES = 16              # distinct pen digits cycled through by the callers
 REQUEST_TIMEOUT = 60.0     # s; a request slower than this counts as failed
-TRAIN_ORDER = ("epochs", "batch_size", "lr", "lr_factor", "lr_patience", "augment", "seed")   # /train's inputs
 
 
 @dataclass
@@ -126,7 +125,7 @@ class TrainingRun:
         self.ended = False
         self.leaving = threading.Event()
         self.changed = threading.Condition()
-        self.follower = threading.Thread(target=self._follow, args=([config[k] for k in TRAIN_ORDER],))
+        self.follower = threading.Thread(target=self._follow, args=(train_args(config),))
         self.follower.start()
 
     def _follow(self, args: list) -> None:

@@ -19,9 +19,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run as a scr
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from tests.support.app_driver import (  # noqa: E402
+    REPO,
+    draw_digit,
+    launch_chromium,
+    open_app,
+    seen_src,
+    serve_app,
+    wait_for_prediction,
+)
 from train.pen_digits import load_pen_digits  # noqa: E402
-from scripts.app_driver import (REPO, draw_digit, launch_chromium, open_app, seen_src,  # noqa: E402
-                                serve_app, wait_for_prediction)
 
 RUN = {"Epochs": 6, "Batch size": 512}   # short enough to wait for (~10-60 s), long enough to show an lr drop
 DIGIT_ID = "yannis35.dat#842"            # a pen-drawn 5 of the dev set, read correctly by the shipped model

@@ -4,6 +4,7 @@ REQUIRE_DATA=1 so that a missing data set fails the run instead of silently skip
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,18 @@ def pen_digits_path() -> Path:
 def mnist(mnist_root):
     from train import load_mnist
     return load_mnist(mnist_root)
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> Path:
+    """An empty runs folder for the app (RUNS_DIR) in this test's tmp_path."""
+    monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
+    (tmp_path / "runs").mkdir()
+    return tmp_path / "runs"
+
+
+@pytest.fixture(scope="session")
+def small_mnist(mnist):
+    """2,000 training digits, 1,000 each to validate and test: a run takes well under a second."""
+    return replace(mnist, train_x=mnist.train_x[:2000], train_y=mnist.train_y[:2000], valid_x=mnist.valid_x[:1000],
+                   valid_y=mnist.valid_y[:1000], test_x=mnist.test_x[:1000], test_y=mnist.test_y[:1000])

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from train.pen_digits import load_pen_digits
-from scripts.app_driver import (CHROMIUM, clear_canvas, draw_digit, launch_chromium, open_app, seen_src,
-                                serve_app, wait_for_prediction)
 from tests.conftest import REPO
+from tests.support.app_driver import (CHROMIUM, clear_canvas, draw_digit, launch_chromium, open_app, seen_src,
+                                      serve_app, wait_for_prediction)
+from train.pen_digits import load_pen_digits
 
 ARTIFACTS = REPO / "test-artifacts"
 DIGITS = 3             # each costs ~5-20 s of software WebGL; bulk accuracy is tested through the API

@@ -1,16 +1,21 @@
 """to_mnist: the same drawing gives the same 28x28 whatever its position, size, brush and format;
-MNIST digits pass through nearly unchanged; blank input is not an error; non-images are."""
+MNIST digits pass through nearly unchanged; blank input is not an error; non-images are.
+Hypothesis generates arrays and Sketchpad dicts of any shape, dtype and value: each gives a valid
+28x28 image or ImageError."""
 from __future__ import annotations
 
 import itertools
 
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
-from train.pen_digits import PenDigit, load_pen_digits, render_sketchpad
 from mnist_model import ImageError, to_mnist
 from mnist_model.preprocess import _stroke_width
+from train.pen_digits import PenDigit, load_pen_digits, render_sketchpad
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +152,49 @@ def test_a_file_that_is_not_an_image_raises_image_error(tmp_path):
         to_mnist(tmp_path / "notes.png")
     with pytest.raises(ImageError):
         to_mnist(str(tmp_path))
+
+
+DTYPES = [np.uint8, np.uint16, np.bool_, np.float16, np.float32, np.float64, np.int8, np.int32, np.int64,
+          np.complex64]
+shapes = st.one_of(hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=48),
+                   st.tuples(st.integers(1, 48), st.integers(1, 48), st.integers(1, 5)),
+                   hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=6))
+arrays = st.builds(lambda dtype, shape: (dtype, shape), st.sampled_from(DTYPES), shapes).flatmap(
+    lambda ds: hnp.arrays(ds[0], ds[1], elements=hnp.from_dtype(np.dtype(ds[0]), allow_nan=True,
+                                                                     allow_infinity=True)))
+unit_floats = hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=48),
+                         elements=st.floats(0, 1, width=32))
+sketch_parts = st.one_of(st.none(), arrays, unit_floats, st.integers(), st.text(max_size=5))
+sketches = st.dictionaries(st.sampled_from(["background", "layers", "composite", "extra"]),
+                           st.one_of(sketch_parts, st.lists(sketch_parts, max_size=3)), max_size=4)
+PROPERTY = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def valid_or_image_error(value) -> np.ndarray | None:
+    try:
+        out = to_mnist(value)
+    except ImageError as e:
+        assert str(e)
+        return None
+    assert isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == (28, 28)
+    return out
+
+
+@PROPERTY
+@given(arrays)
+def test_any_array_gives_a_valid_image_or_image_error(array):
+    valid_or_image_error(array)
+
+
+@PROPERTY
+@given(unit_floats)
+def test_any_float_image_in_range_is_accepted_and_a_uniform_one_is_blank(array):
+    out = valid_or_image_error(array)
+    assert out is not None
+    assert not valid_or_image_error(np.full_like(array, array.flat[0])).any()
+
+
+@PROPERTY
+@given(sketches)
+def test_any_sketchpad_dict_gives_a_valid_image_or_image_error(value):
+    valid_or_image_error(value)

@@ -12,9 +12,8 @@ import pytest
 import torch
 
 from mnist_model import load_checkpoint
-from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, train
-
 from tests.conftest import REPO
+from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +160,8 @@ def _pen_subset(pen_digits_path, tmp_path, n=40):
 
 
 def test_pen_digits_join_training_only(mnist, pen_digits_path, tmp_path):
-    from train.pen_digits import load_pen_digits
     from train.data import pen_renders
+    from train.pen_digits import load_pen_digits
     path = _pen_subset(pen_digits_path, tmp_path)
     digits = load_pen_digits(path)
     x, y, note = pen_renders(digits, renders=2, seed=0)

@@ -55,7 +55,9 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
 def load_mnist(data_dir: str | os.PathLike | None = None, valid_size: int = 5000, seed: int = 0) -> MnistSplits:
     """Read MNIST (downloading it if absent) and split the 60,000 training digits into train and
     valid by a seeded permutation; the 10,000 test digits are kept apart for the final score."""
-    from torchvision.datasets import MNIST   # imported here: torchvision costs ~1 s and only training needs it
+    from torchvision.datasets import (
+        MNIST,  # imported here: torchvision costs ~1 s and only training needs it
+    )
 
     root = data_root(data_dir)
     try:

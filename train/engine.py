@@ -26,7 +26,7 @@ from mnist_model import MLP, ModelConfig, save_checkpoint
 from .augment import augment
 from .config import TrainConfig
 from .data import MnistSplits, load_mnist
-from .styles import style_variants
+from .styles import style_variants, styled_count
 
 
 @dataclass
@@ -63,6 +63,14 @@ Event = StepEvent | EpochEvent | DoneEvent
 class StopSignal(Protocol):
     """What the engine polls before each step: a threading.Event, or anything else with is_set()."""
     def is_set(self) -> bool: ...
+
+
+def planned_steps(config: TrainConfig, data: MnistSplits) -> int:
+    """Optimiser steps `train(config, data=data)` takes: its training digits plus the style copies it adds."""
+    digits = len(data.train_y)
+    if config.styles > 0:
+        digits += styled_count(data.train_y[:data.mnist_train], config.styles)
+    return config.epochs * math.ceil(digits / config.batch_size)
 
 
 def resolve_device(name: str) -> torch.device:

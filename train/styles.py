@@ -21,11 +21,10 @@ def style_variants(x: torch.Tensor, y: torch.Tensor, fraction: float = 0.5,
     """For `fraction` of the zeros, ones and sevens in (x uint8 (N, 28, 28), y), a copy with a slash,
     a flag (and sometimes a foot) or a crossbar. Returns (x_extra, y_extra, a note for the checkpoint)."""
     rng = np.random.default_rng(seed)
-    draw_style = {0: _slash, 1: _flag, 7: _crossbar}
     xs, ys = [], []
-    for label, draw in draw_style.items():
+    for label, draw in STYLES.items():
         idx = torch.nonzero(y == label).flatten().numpy()
-        for i in rng.choice(idx, int(len(idx) * fraction), replace=False):
+        for i in rng.choice(idx, _share(len(idx), fraction), replace=False):
             big = Image.fromarray(x[i].numpy()).resize((28 * SCALE,) * 2, Image.BILINEAR)
             box = _ink_box(np.asarray(big))
             if box is None:
@@ -41,6 +40,15 @@ def style_variants(x: torch.Tensor, y: torch.Tensor, fraction: float = 0.5,
     note = {"styles": {"fraction": fraction, "digits": len(xs)}}
     x_extra = torch.from_numpy(np.stack(xs)) if xs else torch.zeros((0, 28, 28), dtype=torch.uint8)
     return x_extra, torch.tensor(ys, dtype=torch.int64), note
+
+
+def styled_count(y: torch.Tensor, fraction: float) -> int:
+    """How many copies style_variants(x, y, fraction) adds at most (digits with no ink get none)."""
+    return sum(_share(int((y == label).sum()), fraction) for label in STYLES)
+
+
+def _share(n: int, fraction: float) -> int:
+    return int(n * fraction)
 
 
 def _ink_box(img: np.ndarray) -> tuple[float, float, float, float, float, float] | None:
@@ -89,3 +97,6 @@ def _crossbar(box, rng) -> list[list[tuple[float, float]]]:
     stem_x = bottom_x + (top_x - bottom_x) * (bottom - y) / max(bottom - top, 1) * 0.5
     half = rng.uniform(0.15, 0.25) * (bottom - top)
     return [[(stem_x - half, y), (stem_x + half, y)]]
+
+
+STYLES = {0: _slash, 1: _flag, 7: _crossbar}     # the digits that get a style copy, and how it is drawn

@@ -1,6 +1,6 @@
-"""Hugging Face Spaces: the ZeroGPU decorator is a no-op off a Space, the decorated training generator
-streams its events and honours Stop even from another process, as on ZeroGPU, and on ZeroGPU the app
-trains through that generator instead of starting a training process of its own."""
+"""Where the app's training runs (webapp.worker): the ZeroGPU decorator is a no-op off a Space, the
+decorated training generator streams its events and honours Stop even from another process, as on
+ZeroGPU, and on ZeroGPU the app trains through that generator instead of a process of its own."""
 from __future__ import annotations
 
 import inspect
@@ -11,7 +11,9 @@ from dataclasses import replace
 import pytest
 import spaces
 
-import app_train
+import webapp.session as session
+import webapp.worker as worker
+import webapp.zerogpu as zerogpu
 from mnist_model import load_checkpoint
 from train import DoneEvent, EpochEvent, StepEvent, TrainConfig
 
@@ -23,24 +25,24 @@ def small(mnist):
 
 def test_decorator_changes_nothing_off_a_space(monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-    assert spaces.config.Config.zero_gpu is False and app_train.ZERO_GPU is False
-    assert inspect.isgeneratorfunction(app_train.train_on_gpu)
-    assert not hasattr(app_train.train_on_gpu, "zerogpu"), "spaces would mark a ZeroGPU wrapper"
+    assert spaces.config.Config.zero_gpu is False and zerogpu.ZERO_GPU is False
+    assert inspect.isgeneratorfunction(zerogpu.train_on_gpu)
+    assert not hasattr(zerogpu.train_on_gpu, "zerogpu"), "spaces would mark a ZeroGPU wrapper"
 
 
 def test_reserved_gpu_time_grows_with_the_run_and_stays_capped(small, monkeypatch, tmp_path):
-    flag = app_train.StopFlag(tmp_path / "stop")
-    short = app_train.gpu_seconds(TrainConfig(epochs=1), tmp_path, small, flag)
-    long = app_train.gpu_seconds(TrainConfig(epochs=40, batch_size=32), tmp_path, small, flag)
-    assert app_train.GPU_BASE_SECONDS < short < long
+    flag = worker.StopFlag(tmp_path / "stop")
+    short = zerogpu.gpu_seconds(TrainConfig(epochs=1), tmp_path, small, flag)
+    long = zerogpu.gpu_seconds(TrainConfig(epochs=40, batch_size=32), tmp_path, small, flag)
+    assert zerogpu.GPU_BASE_SECONDS < short < long
     monkeypatch.setenv("TRAIN_MAX_SECONDS", "120")
-    assert app_train.gpu_seconds(TrainConfig(epochs=100, batch_size=1), tmp_path, small, flag) == 120
+    assert zerogpu.gpu_seconds(TrainConfig(epochs=100, batch_size=1), tmp_path, small, flag) == 120
 
 
 def test_decorated_generator_streams_events_in_order_and_stops(small, tmp_path):
-    flag = app_train.StopFlag(tmp_path / "stop")
+    flag = worker.StopFlag(tmp_path / "stop")
     events = []
-    for event in app_train.train_on_gpu(TrainConfig(epochs=3), tmp_path / "m.safetensors", small, flag):
+    for event in zerogpu.train_on_gpu(TrainConfig(epochs=3), tmp_path / "m.safetensors", small, flag):
         events.append(event)
         per_epoch = events[0].total_steps // 3
         if isinstance(event, StepEvent) and event.step == per_epoch + 8:     # mid second epoch
@@ -52,7 +54,7 @@ def test_decorated_generator_streams_events_in_order_and_stops(small, tmp_path):
 
 
 def _worker(config, out, data, flag, queue):
-    for event in app_train.train_on_gpu(config, out, data, flag):
+    for event in zerogpu.train_on_gpu(config, out, data, flag):
         queue.put(event)
 
 
@@ -60,12 +62,12 @@ def test_stop_reaches_a_training_process_that_got_pickled_arguments(small, tmp_p
     """On ZeroGPU the run happens in a worker process that unpickles its arguments: the stop switch
     must still work there, which a threading.Event could not. (A spawned process pickles them too;
     forking here would inherit torch's thread pool mid-use, which can hang the child.)"""
-    flag = app_train.StopFlag(tmp_path / "stop")
+    flag = worker.StopFlag(tmp_path / "stop")
     assert pickle.loads(pickle.dumps(flag)).path == flag.path
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    worker = ctx.Process(target=_worker, args=(TrainConfig(epochs=50), tmp_path / "m.safetensors", small, flag, queue))
-    worker.start()
+    child = ctx.Process(target=_worker, args=(TrainConfig(epochs=50), tmp_path / "m.safetensors", small, flag, queue))
+    child.start()
     try:
         events = [queue.get(timeout=120)]
         while not isinstance(events[-1], DoneEvent):
@@ -73,8 +75,8 @@ def test_stop_reaches_a_training_process_that_got_pickled_arguments(small, tmp_p
                 flag.set()
             events.append(queue.get(timeout=120))
     finally:
-        worker.join(timeout=60)
-        worker.kill()
+        child.join(timeout=60)
+        child.kill()
     done = events[-1]
     assert done.stopped and len(done.history) < 50
     _, info = load_checkpoint(done.checkpoint)       # written by the worker, read here
@@ -84,31 +86,14 @@ def test_stop_reaches_a_training_process_that_got_pickled_arguments(small, tmp_p
 def test_on_zero_gpu_the_app_trains_in_the_spaces_worker_not_a_process_of_its_own(small, monkeypatch, tmp_path):
     """spaces.GPU already runs train_on_gpu in a worker process there; a second process would only add
     a start-up and another copy of MNIST. (Off a Space the app's runs use a child process: see
-    tests/test_hardening_training.py.)"""
+    tests/test_session.py.)"""
     monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setattr(app_train, "ZERO_GPU", True)
-    monkeypatch.setattr(app_train, "load_mnist", lambda **_: small)
-    real, calls = app_train.train_on_gpu, []
-    monkeypatch.setattr(app_train, "train_on_gpu", lambda *args: calls.append(args) or real(*args))
+    monkeypatch.setattr(session, "ZERO_GPU", True)
+    monkeypatch.setattr(session, "load_mnist", lambda **_: small)
+    real, calls = zerogpu.train_on_gpu, []
+    monkeypatch.setattr(session, "train_on_gpu", lambda *args: calls.append(args) or real(*args))
     children = set()
-    for snap in app_train.run_training(app_train.TrainingSlot(), TrainConfig(epochs=1, styles=0.0), "alice"):
+    for snap in session.run_training(session.TrainingSlot(), TrainConfig(epochs=1, styles=0.0), "alice"):
         children.update(multiprocessing.active_children())
     assert len(calls) == 1 and not children
     assert snap.done.checkpoint is not None and snap.phase == "finished"
-
-
-def _page_texts(monkeypatch, space_id: str | None) -> str:
-    import importlib
-
-    import app
-    if space_id is None:
-        monkeypatch.delenv("SPACE_ID", raising=False)
-    else:
-        monkeypatch.setenv("SPACE_ID", space_id)
-    page = importlib.reload(app).demo.get_config_file()
-    return " ".join(str(c.get("props", {}).get("value")) for c in page["components"])
-
-
-def test_a_space_tells_visitors_what_persists(monkeypatch):
-    assert "only the shipped model persists" in _page_texts(monkeypatch, "someone/draw-a-digit")
-    assert "only the shipped model persists" not in _page_texts(monkeypatch, None)

@@ -1,8 +1,9 @@
-"""The engine in a child process: `train_in_child` runs `train.train` (the one training loop) in a
-process of its own and yields its events as they arrive, as the engine's own generator would.
+"""The app's training process: `train_in_child` runs `train.train` (the one training loop) in a
+process of its own and yields its events as they arrive, as the engine's own generator would. (On a
+ZeroGPU Space, webapp.zerogpu runs it in the worker process `spaces.GPU` provides instead.)
 
 Why a process: a training thread in the server shares Python's interpreter lock with every request
-handler, and 8 busy callers made an epoch 6.5x slower (bench/serve_load.py). Why "spawn":
+handler, which slows an epoch several times over under load (docs/results.md: Serving under load). Why "spawn":
 forking a server that runs threads (Gradio's, torch's pool) can copy a lock held mid-use into the
 child, which then hangs. The child gets the server's MNIST splits, its number of torch threads and
 its file-based stop flag, and sends each event down a pipe without waiting for the server to read
@@ -20,12 +21,27 @@ from typing import Iterator
 
 import torch
 
-from train import DoneEvent, MnistSplits, TrainConfig, train
-from train.engine import Event, StopSignal
+from train import DoneEvent, Event, MnistSplits, StopSignal, TrainConfig, train
 
 SPAWN = get_context("spawn")
 FINISH_SECONDS = 120.0    # after a stop, the child's time to end its step, test and save before it is killed
 EXIT_SECONDS = 10.0       # after its last event, the child's time to exit before it is killed
+
+
+class StopFlag:
+    """A stop switch that also crosses process boundaries: the engine runs in another process (the
+    app's training process, or ZeroGPU's worker) that receives its arguments pickled, where a
+    threading.Event would be a disconnected copy. set() creates a file; the engine polls is_set()
+    once per step (one stat call, far cheaper than a step)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def set(self) -> None:
+        self.path.touch()
+
+    def is_set(self) -> bool:
+        return self.path.exists()
 
 
 class TrainingDied(RuntimeError):
@@ -51,8 +67,8 @@ def _child(config: TrainConfig, out: Path, data: bytes, stop: StopSignal, thread
             conn.send(RuntimeError(f"{type(e).__name__}: {e}"))
         return
     conn.close()
-    # The run is saved and reported. Skip the interpreter's teardown, which the server waits for before
-    # it frees the training slot: 0.7-0.8 s (mostly torch's), against 0.05 s for this exit.
+    # The run is saved and reported. Skip the interpreter's teardown (mostly torch's), which the server
+    # would wait for before it frees the training slot.
     os._exit(0)
 
 
@@ -63,7 +79,7 @@ def train_in_child(config: TrainConfig, out: Path, data: MnistSplits, stop: Stop
     TrainingDied; an exception in the child is raised here."""
     config.validate()
     receiver, sender = SPAWN.Pipe(duplex=False)
-    # The splits go pickled by value (~55 MB, ~0.1 s each way): multiprocessing would move the tensors
+    # The splits go pickled by value (~55 MB): multiprocessing would move the tensors
     # into shared memory instead, and a container's /dev/shm is often only 64 MB.
     child = SPAWN.Process(target=_child, args=(config, out, pickle.dumps(data), stop, torch.get_num_threads(),
                                                sender), name="training", daemon=True)   # daemon: ends with the server

@@ -1,19 +1,24 @@
-"""The app's model picker: the shipped checkpoint plus every run saved under the runs folder.
+"""The runs folder: where runs trained in the app are saved, listed for the model picker, resolved
+from a picker key and pruned.
 
 A model is chosen by a key ("default", or "runs/<file relative to the runs folder>"), never by a
 path sent from the browser, so a visitor can only ever load a file this catalog listed itself."""
 from __future__ import annotations
 
 import os
-import threading
+import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_model import DEFAULT_CHECKPOINT, CheckpointError, DigitRecognizer, read_metadata
+from mnist_model import DEFAULT_CHECKPOINT, CheckpointError, read_metadata
 
-REPO = Path(__file__).resolve().parent
+from .limits import ServerLimits
+
+REPO = Path(__file__).resolve().parent.parent
 DEFAULT_KEY = "default"
 RUN_PREFIX = "runs/"
+STALE_TMP_SECONDS = 3600    # a save's temp file this old belongs to a process killed mid-write
 
 
 def runs_dir() -> Path:
@@ -76,23 +81,29 @@ def resolve(key: str) -> Path:
     raise CheckpointError(f"no model {key!r} in this app; pick one from the list")
 
 
-class Recognizers:
-    """Loaded models by key, reloaded when their file changes. Thread-safe; predictions on a loaded
-    recognizer run concurrently (the forward pass holds no lock)."""
+def new_run_path() -> Path:
+    """A fresh checkpoint path under the runs folder; never the shipped model, never an older run."""
+    return runs_dir() / f"app-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}.safetensors"
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loaded: dict[str, tuple[int, DigitRecognizer]] = {}
 
-    def get(self, key: str) -> DigitRecognizer:
-        path = resolve(key)
-        try:
-            stamp = path.stat().st_mtime_ns
-            with self._lock:
-                cached = self._loaded.get(key)
-                if cached is None or cached[0] != stamp:
-                    cached = (stamp, DigitRecognizer.load(path))
-                    self._loaded[key] = cached
-        except OSError as e:    # deleted since it was listed (app_train.prune_runs), or unreadable
-            raise CheckpointError(f"model {key!r} can no longer be read ({e.strerror or e}); pick another") from None
-        return cached[1]
+def prune_runs(limits: ServerLimits, keep: Path | None = None) -> list[Path]:
+    """Delete the oldest runs trained here beyond limits.keep_runs or limits.max_runs_mb in total (never
+    `keep`), and temp files of saves killed mid-write. Returns what was deleted. Only names this app
+    makes (app-*) are touched: other files in the folder were put there by a person."""
+    root, removed = runs_dir(), []
+    kept, total = (1, keep.stat().st_size) if keep is not None and keep.is_file() else (0, 0)
+    now = time.time()
+    for tmp in root.glob(".app-*.tmp"):
+        if now - tmp.stat().st_mtime > STALE_TMP_SECONDS:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    for path in sorted(root.glob("app-*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True):
+        if path == keep:
+            continue
+        size = path.stat().st_size
+        if kept < limits.keep_runs and total + size <= limits.max_runs_mb * 1e6:
+            kept, total = kept + 1, total + size
+        else:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -1,8 +1,9 @@
-"""Training faults in the app's driver (app_train.run_training), which runs the engine in a child process
-(app_worker): Stop at every phase, Train twice, two sessions at once, a closed tab, a training process
-that dies or fails. After each: no thread or process left running, the slot free, every file in the
-runs folder a loadable model, and the next run works. Where the timing is the engine's own (Stop during
-validation or saving), the engine is driven directly, in this process, where its steps can be hooked."""
+"""The training slot and its driver (webapp.session.run_training), which runs the engine in a child
+process (webapp.worker): one run holds the slot and only its owner stops it; Stop at every phase,
+Train twice, two sessions at once, a closed tab, a training process that dies or fails. After each:
+no thread or process left running, the slot free, every file in the runs folder a loadable model, and
+the next run works. Where the timing is the engine's own (Stop during validation or saving), the
+engine is driven directly, in this process, where its steps can be hooked."""
 from __future__ import annotations
 
 import gc
@@ -16,27 +17,25 @@ from dataclasses import replace
 import pytest
 import torch
 
-import app_train
-from app_train import RunInProgress, TrainingSlot, run_training
-from app_worker import TrainingDied
+import webapp.session as session
 from mnist_model import MLP, DigitRecognizer
 from train import DoneEvent, EpochEvent, StepEvent, TrainConfig, train
+from webapp.session import RunInProgress, TrainingSlot, run_training
+from webapp.worker import TrainingDied
 
 QUICK = TrainConfig(epochs=3, batch_size=250, augment=False, styles=0.0)   # 8 steps an epoch on the small split
 
 
-@pytest.fixture(scope="module")
-def small(mnist):
-    """2,000 training digits, 1,000 each to validate and test: a run takes well under a second."""
-    return replace(mnist, train_x=mnist.train_x[:2000], train_y=mnist.train_y[:2000], valid_x=mnist.valid_x[:1000],
-                   valid_y=mnist.valid_y[:1000], test_x=mnist.test_x[:1000], test_y=mnist.test_y[:1000])
+@pytest.fixture
+def small(small_mnist):
+    return small_mnist
 
 
 @pytest.fixture
-def runs(tmp_path, monkeypatch, small):
-    monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setattr(app_train, "load_mnist", lambda **_: small)
-    monkeypatch.setattr(app_train, "UPDATE_SECONDS", 0.0)     # a snapshot per step: stops land mid-epoch
+def runs(runs, tmp_path, monkeypatch, small):
+    """The conftest's runs folder, MNIST replaced by the small split, and checks that a run left nothing behind."""
+    monkeypatch.setattr(session, "load_mnist", lambda **_: small)
+    monkeypatch.setattr(session, "UPDATE_SECONDS", 0.0)     # a snapshot per step: stops land mid-epoch
     before = set(threading.enumerate())
     yield tmp_path / "runs"
     deadline = time.monotonic() + 5
@@ -65,11 +64,11 @@ def test_stop_while_mnist_loads_saves_nothing(runs, small, monkeypatch):
         assert slot.request_stop("alice")
         return small
 
-    monkeypatch.setattr(app_train, "load_mnist", loading)
+    monkeypatch.setattr(session, "load_mnist", loading)
     snaps = list(run_training(slot, QUICK, "alice"))
     assert snaps[-1].done.checkpoint is None and "nothing saved" in snaps[-1].done.message
     assert not list(runs.glob("*.safetensors")) if runs.exists() else True
-    monkeypatch.setattr(app_train, "load_mnist", lambda **_: small)
+    monkeypatch.setattr(session, "load_mnist", lambda **_: small)
     finish(slot)
 
 
@@ -203,10 +202,41 @@ def test_a_killed_training_process_frees_the_slot_with_a_clear_message(runs):
 
 def test_an_error_in_the_training_process_reaches_the_caller(runs, small, monkeypatch):
     broken = replace(small, train_y=torch.full_like(small.train_y, 10))   # no class 10: the loss raises
-    monkeypatch.setattr(app_train, "load_mnist", lambda **_: broken)
+    monkeypatch.setattr(session, "load_mnist", lambda **_: broken)
     slot = TrainingSlot()
     with pytest.raises(IndexError, match="out of bounds"):
         list(run_training(slot, replace(QUICK, seed=1), "alice"))   # another seed: the slot caches splits by it
     assert slot.owner is None
-    monkeypatch.setattr(app_train, "load_mnist", lambda **_: small)
+    monkeypatch.setattr(session, "load_mnist", lambda **_: small)
     finish(slot)
+
+
+def test_slot_holds_one_run_and_only_its_owner_stops_it():
+    slot = TrainingSlot()
+    with slot.claim("alice") as stop:
+        with pytest.raises(RunInProgress, match="in progress"):
+            with slot.claim("bob"):
+                pass
+        assert not slot.request_stop("bob") and not stop.is_set()
+        assert slot.request_stop("alice") and stop.is_set()
+    with slot.claim("bob") as stop:                     # freed on exit, with a fresh stop switch
+        assert not stop.is_set()
+
+
+def test_bad_config_is_refused_before_the_slot_is_taken():
+    slot = TrainingSlot()
+    with pytest.raises(ValueError, match="epochs"):
+        next(run_training(slot, TrainConfig(epochs=0), "alice"))
+    with slot.claim("bob"):
+        pass
+
+
+def test_closing_a_run_frees_the_slot_and_saves_its_best_weights(runs):
+    slot = TrainingSlot()
+    run = run_training(slot, TrainConfig(epochs=5, batch_size=512, augment=False), "alice")
+    snaps = [next(run) for _ in range(3)]
+    assert snaps[-1].phase == "training" and slot.owner == "alice"
+    run.close()                                       # what Gradio does when the call is cancelled
+    assert slot.owner is None
+    saved = list(runs.glob("*.safetensors"))
+    assert len(saved) == 1 and DigitRecognizer.load(saved[0]).info["stopped"] is True

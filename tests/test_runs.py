@@ -1,0 +1,178 @@
+"""The runs folder (webapp.runs) and the models loaded from it (webapp.recognizers): only listed files
+can be picked, runs are labelled with their test accuracy, old runs are pruned beyond the caps while
+files a person put there stay, and hostile or broken files are refused through the app's own path
+(catalog, picker, predict) with a readable message: no code in them runs, and the visitor keeps the
+model in use."""
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import time
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+from mnist_model import (DEFAULT_CHECKPOINT, MLP, CheckpointError, DigitRecognizer, ModelConfig, load_checkpoint,
+                         save_checkpoint)
+from webapp import draw
+from webapp.limits import ServerLimits
+from webapp.recognizers import Recognizers
+from webapp.runs import DEFAULT_KEY, list_models, prune_runs, resolve, run_key
+
+
+def test_catalog_lists_default_then_readable_runs_with_accuracy(runs):
+    shutil.copy(DEFAULT_CHECKPOINT, runs / "good.safetensors")
+    (runs / "broken.safetensors").write_bytes(b"not a checkpoint")
+    entries = list_models()
+    assert [e.key for e in entries] == [DEFAULT_KEY, "runs/good.safetensors"]
+    shipped = f"test {load_checkpoint()[1]['test_accuracy']:.2%}"
+    assert all(e.label.endswith(shipped) for e in entries)
+    assert resolve("runs/good.safetensors") == (runs / "good.safetensors").resolve()
+    assert run_key(runs / "good.safetensors") == "runs/good.safetensors"
+
+
+@pytest.mark.parametrize("key", ["runs/../../checkpoints/mnist_mlp.safetensors", "runs//etc/passwd",
+                                 "runs/missing.safetensors", str(DEFAULT_CHECKPOINT), "runs/notes.txt", "", None])
+def test_catalog_refuses_keys_it_never_listed(runs, key):
+    (runs / "notes.txt").write_text("x")
+    with pytest.raises(CheckpointError):
+        resolve(key)
+
+
+def test_recognizers_reload_a_changed_file(runs):
+    path = runs / "m.safetensors"
+    model, info = load_checkpoint()
+    save_checkpoint(path, model, {**info, "test_accuracy": 0.5})
+    cache = Recognizers()
+    first = cache.get(run_key(path))
+    assert cache.get(run_key(path)) is first and first.info["test_accuracy"] == 0.5
+    save_checkpoint(path, model, {**info, "test_accuracy": 0.25})
+    assert cache.get(run_key(path)).info["test_accuracy"] == 0.25
+    assert isinstance(cache.get(DEFAULT_KEY), DigitRecognizer)
+
+
+def fake_runs(runs, n: int) -> list:
+    """n copies of the shipped model named as the app names runs, oldest first, a minute apart."""
+    paths = []
+    for i in range(n):
+        path = runs / f"app-2025010{i}-000000-000{i}.safetensors"
+        shutil.copy(DEFAULT_CHECKPOINT, path)
+        os.utime(path, (time.time() - 60 * (n - i),) * 2)
+        paths.append(path)
+    return paths
+
+
+def test_prune_keeps_the_newest_runs_and_other_peoples_files(runs):
+    old = fake_runs(runs, 5)
+    shutil.copy(DEFAULT_CHECKPOINT, runs / "mine.safetensors")           # not named by the app: never touched
+    (runs / ".app-x.safetensors.1.tmp").write_bytes(b"half")             # a save killed mid-write, long ago
+    os.utime(runs / ".app-x.safetensors.1.tmp", (time.time() - 7200,) * 2)
+    (runs / ".app-y.safetensors.2.tmp").write_bytes(b"half")             # recent: maybe still being written
+    removed = prune_runs(ServerLimits(keep_runs=3))
+    assert sorted(removed) == sorted([*old[:2], runs / ".app-x.safetensors.1.tmp"])
+    assert sorted(p.name for p in runs.iterdir()) == sorted(
+        [p.name for p in old[2:]] + ["mine.safetensors", ".app-y.safetensors.2.tmp"])
+
+
+def test_prune_caps_the_total_size_and_never_deletes_the_run_just_saved(runs):
+    old = fake_runs(runs, 4)
+    size_mb = old[0].stat().st_size / 1e6
+    prune_runs(ServerLimits(keep_runs=10, max_runs_mb=2.5 * size_mb), keep=old[0])   # room for two
+    assert sorted(runs.iterdir()) == sorted([old[0], old[3]])
+
+
+DRAWING = np.pad(np.full((60, 8), 255, np.uint8), 30)      # a "1", white on black
+
+
+class Payload:
+    """Unpickling this creates a marker file: proof that code from the file ran."""
+    marker = ""
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def hostile_files(runs, outside) -> dict[str, str]:
+    """Write each kind of bad file into `runs`; returns {picker key: kind}."""
+    Payload.marker = str(runs.parent / "pwned")
+    (runs / "pickle.safetensors").write_bytes(pickle.dumps({"weights": Payload()}))
+    with open(runs / "torch-save.safetensors", "wb") as f:
+        torch.save({"weights": Payload()}, f)
+    good = DEFAULT_CHECKPOINT.read_bytes()
+    (runs / "truncated.safetensors").write_bytes(good[: len(good) // 3])
+    (runs / "random.safetensors").write_bytes(np.random.default_rng(0).bytes(4096))
+    (runs / "empty.safetensors").write_bytes(b"")
+    model, info = load_checkpoint()
+    save_checkpoint(runs / "narrow-input.safetensors", MLP(ModelConfig(in_features=100, hidden=(16,))), info)
+    save_checkpoint(runs / "five-classes.safetensors", MLP(ModelConfig(hidden=(16,), n_classes=5)), info)
+    mismatched = runs / "config-mismatch.safetensors"       # real weights, metadata claiming another shape
+    save_checkpoint(mismatched, model, info)
+    raw = mismatched.read_bytes().replace(b'\\"hidden\\": [200, 150, 100, 80]', b'\\"hidden\\": [200, 150, 100, 81]')
+    assert raw != mismatched.read_bytes()
+    mismatched.write_bytes(raw)
+    shutil.copy(DEFAULT_CHECKPOINT, outside / "elsewhere.safetensors")
+    (runs / "link.safetensors").symlink_to(outside / "elsewhere.safetensors")   # points out of the folder
+    return {"runs/" + p.name: p.stem for p in runs.iterdir()}
+
+
+def test_hostile_files_are_refused_by_picker_and_predict_and_the_current_model_stays(runs):
+    (runs.parent / "outside").mkdir()
+    keys = hostile_files(runs, runs.parent / "outside")
+    listed = {e.key for e in list_models()}
+    assert listed <= {DEFAULT_KEY, *keys}
+    expected = draw.predict(DRAWING, DEFAULT_KEY)[0]
+    for key in sorted(keys):
+        with pytest.warns(UserWarning, match="Still using the previous model"):
+            kept, picker = draw.choose_model(key, DEFAULT_KEY)
+        assert kept == DEFAULT_KEY and picker.value == DEFAULT_KEY, key
+        with pytest.raises(gr.Error) as error:            # a stale key in a visitor's state
+            draw.predict(DRAWING, key)
+        assert len(error.value.message) > 20 and "Traceback" not in error.value.message
+        assert draw.predict(DRAWING, DEFAULT_KEY)[0] == expected     # the model in use still answers
+    assert not (runs.parent / "pwned").exists(), "code from a pickle ran"
+    assert len(keys) == 9
+
+
+@pytest.mark.parametrize("key", ["runs/../outside/elsewhere.safetensors", "../checkpoints/mnist_mlp.safetensors",
+                                 str(DEFAULT_CHECKPOINT), "runs/%2e%2e/outside/elsewhere.safetensors",
+                                 "runs/sub/../../outside/elsewhere.safetensors", "runs/\x00.safetensors",
+                                 "file:///etc/passwd", "runs/" + "a" * 5000 + ".safetensors"])
+def test_paths_outside_the_runs_folder_are_refused(runs, key):
+    (runs.parent / "outside").mkdir()
+    shutil.copy(DEFAULT_CHECKPOINT, runs.parent / "outside" / "elsewhere.safetensors")
+    with pytest.raises(CheckpointError):
+        resolve(key)
+    with pytest.warns(UserWarning):
+        assert draw.choose_model(key, DEFAULT_KEY)[0] == DEFAULT_KEY
+
+
+def test_a_good_run_replaced_by_garbage_after_loading_is_refused_and_the_default_still_works(runs):
+    path = runs / "app-run.safetensors"
+    shutil.copy(DEFAULT_CHECKPOINT, path)
+    kept, _ = draw.choose_model("runs/app-run.safetensors", DEFAULT_KEY)
+    assert kept == "runs/app-run.safetensors" and draw.predict(DRAWING, kept)[0]["1"] > 0.5
+    path.write_bytes(b"\x00" * 100)
+    os.utime(path, ns=(1, 1))                              # a different stamp: the cache must not hide it
+    with pytest.raises(gr.Error, match="not a readable model checkpoint"):
+        draw.predict(DRAWING, kept)
+    with pytest.warns(UserWarning):
+        assert draw.choose_model(kept, DEFAULT_KEY)[0] == DEFAULT_KEY
+    assert draw.predict(DRAWING, DEFAULT_KEY)[0]["1"] > 0.5
+
+
+def test_a_run_deleted_between_listing_and_loading_is_a_clear_refusal(runs, monkeypatch):
+    path = runs / "app-gone.safetensors"
+    shutil.copy(DEFAULT_CHECKPOINT, path)
+    real_resolve = draw.recognizers.get.__globals__["resolve"]
+
+    def resolve_then_delete(key):                          # retention pruning it at the worst moment
+        found = real_resolve(key)
+        found.unlink()
+        return found
+
+    monkeypatch.setitem(draw.recognizers.get.__globals__, "resolve", resolve_then_delete)
+    with pytest.raises(gr.Error, match="can no longer be read"):
+        draw.predict(DRAWING, "runs/app-gone.safetensors")

@@ -1,0 +1,55 @@
+"""What one visitor may cost a public server: every bound read from the environment in one place
+(README: Limits on a public server)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+from train import MnistSplits, TrainConfig, planned_steps
+
+PREDICT_CONCURRENCY = int(os.environ.get("PREDICT_CONCURRENCY", "4"))   # predictions served at once
+# One intra-op thread, not torch's default of one per core: a one-digit forward pass gains nothing from
+# more, and on a busy 2-core server every multi-threaded op waits for a preempted thread
+# (docs/results.md: Serving under load).
+TORCH_THREADS = int(os.environ.get("TORCH_THREADS", "1"))
+MAX_UPLOAD = "10mb"     # largest file a visitor may upload: the pad sends ~20 kB, a phone photo a few MB
+CACHE_CLEANUP = (3600, 3600)   # every hour, delete uploads older than an hour
+
+
+class OverServerLimit(Exception):
+    """A run this server refuses to start: it would hold the one training slot too long."""
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one visitor's run may cost the server, from the environment."""
+    max_steps: int = 50_000     # TRAIN_MAX_STEPS: optimiser steps per run
+    max_seconds: float = 900.0  # TRAIN_MAX_SECONDS: wall-clock time after which a run is stopped and saved
+    keep_runs: int = 20         # RUNS_KEEP: runs trained here kept on disk, newest first (~1 MB each)
+    max_runs_mb: float = 100.0  # RUNS_MAX_MB: their total size in MB; the oldest are deleted first
+
+    @classmethod
+    def from_env(cls) -> "ServerLimits":
+        """Defaults overridden by the variables named above; ValueError names a malformed one."""
+        values = {}
+        for f, var in zip(fields(cls), ("TRAIN_MAX_STEPS", "TRAIN_MAX_SECONDS", "RUNS_KEEP", "RUNS_MAX_MB")):
+            text = os.environ.get(var, "").strip()
+            if text:
+                try:
+                    values[f.name] = int(text) if f.type in ("int", int) else float(text)
+                except ValueError:
+                    raise ValueError(f"{var} must be a number, got {text!r}") from None
+        return cls(**values)
+
+    def check(self, config: TrainConfig, data: MnistSplits) -> None:
+        """Refuse, before any training, a run that would hold the server's one slot too long."""
+        steps = planned_steps(config, data)
+        if steps > self.max_steps:
+            raise OverServerLimit(f"{config.epochs} epochs at batch size {config.batch_size} is {steps:,} steps; "
+                                  f"this server allows {self.max_steps:,} per run. Use fewer epochs or a larger "
+                                  f"batch size.")
+
+
+def training_allowed() -> bool:
+    """False when ALLOW_TRAINING is 0/false/no/off: a read-only deployment that only predicts."""
+    return os.environ.get("ALLOW_TRAINING", "1").strip().lower() not in {"0", "false", "no", "off"}

@@ -1,0 +1,158 @@
+"""The server's one training run: a slot that one visitor holds at a time, and `run_training`, which
+drives the engine's generator (`train.train`, the same loop as the CLI) in a process of its own and
+turns its events into snapshots of the run.
+
+The slot is a non-blocking lock: a second visitor is told a run is in progress instead of waiting
+behind it. It is released when the driving generator ends, is closed (Stop, a cancelled API call,
+a closed tab) or is garbage-collected, or the training process dies."""
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, load_mnist
+
+from .limits import ServerLimits
+from .runs import new_run_path, prune_runs, runs_dir
+from .worker import StopFlag, train_in_child
+from .zerogpu import ZERO_GPU, train_on_gpu
+
+UPDATE_SECONDS = 0.5        # at most this often a snapshot goes to the browser (plus one per epoch)
+POINTS_PER_EPOCH = 25       # train-loss points per epoch; each is the mean of the steps it covers
+
+
+class RunInProgress(RuntimeError):
+    """Another run holds the server's training slot."""
+
+
+@dataclass
+class Snapshot:
+    """Everything known about one run so far: what the Train tab shows and /train streams."""
+    config: TrainConfig
+    started: float = field(default_factory=time.perf_counter)
+    phase: str = "loading MNIST"
+    step: int = 0
+    total_steps: int = 0
+    steps: list[dict] = field(default_factory=list)     # {"epoch": fractional epoch, "loss": mean loss}
+    epochs: list[dict] = field(default_factory=list)    # the engine's per-epoch records
+    done: DoneEvent | None = None
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def fraction(self) -> float:
+        if self.done is not None:
+            return 1.0
+        return self.step / self.total_steps if self.total_steps else 0.0
+
+    def status(self) -> str:
+        """One line: phase, epoch, last valid accuracy, elapsed time."""
+        parts = [self.phase]
+        if self.total_steps:
+            epoch = self.steps[-1]["epoch"] if self.steps else 0.0
+            parts.append(f"epoch {min(math.ceil(epoch), self.config.epochs) or 1} of {self.config.epochs}")
+        if self.epochs:
+            parts.append(f"valid accuracy {self.epochs[-1]['valid_acc']:.2%}")
+        parts.append(f"{self.elapsed:.0f} s")
+        return " · ".join(parts)
+
+
+class TrainingSlot:
+    """The server's one training run: who owns it, its stop switch, and the MNIST splits it reuses."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data_lock = threading.Lock()
+        self._data: tuple[tuple[int, int], MnistSplits] | None = None
+        self.owner: str | None = None
+        self.stop: StopFlag | None = None
+        self.current: Snapshot | None = None
+
+    @contextmanager
+    def claim(self, owner: str) -> Iterator[StopFlag]:
+        """Hold the slot for `owner`, or raise RunInProgress at once."""
+        if not self._lock.acquire(blocking=False):
+            running = self.current
+            detail = f" ({running.status()})" if running is not None else ""
+            raise RunInProgress(f"A training run is in progress{detail}. This server trains one model at a "
+                                f"time; try again when it ends. Drawing and predicting keep working meanwhile.")
+        try:
+            runs_dir().mkdir(parents=True, exist_ok=True)
+            self.owner, self.stop = owner, StopFlag(runs_dir() / f".stop-{secrets.token_hex(8)}")
+            yield self.stop
+        finally:
+            self.stop.path.unlink(missing_ok=True)
+            self.owner, self.current = None, None
+            self._lock.release()
+
+    def request_stop(self, owner: str) -> bool:
+        """Stop the run if `owner` started it; True when a stop was requested."""
+        if self.owner is not None and self.owner == owner and self.stop is not None:
+            self.stop.set()
+            return True
+        return False
+
+    def data(self, valid_size: int, seed: int) -> MnistSplits:
+        """MNIST split for this config, read on first use (never at import) and kept for the next run."""
+        with self._data_lock:
+            if self._data is None or self._data[0] != (valid_size, seed):
+                self._data = ((valid_size, seed), load_mnist(valid_size=valid_size, seed=seed))
+            return self._data[1]
+
+
+def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterator[Snapshot]:
+    """Train `config` in `slot` and yield snapshots: at start, every UPDATE_SECONDS, every epoch, at the end.
+    Before any training, raises ValueError for a bad config, RunInProgress when the slot is taken and
+    OverServerLimit for a run over the server's limits (counted on the data it would train on, which
+    the slot reads once and keeps). A run still going after limits.max_seconds is stopped and saved."""
+    config.validate()
+    limits = ServerLimits.from_env()
+    with slot.claim(owner) as stop:
+        snap = Snapshot(config)
+        slot.current = snap
+        yield snap
+        data = slot.data(config.valid_size, config.seed)
+        limits.check(config, data)
+        out = new_run_path()
+        # In a process of its own, so that training and request handlers share no interpreter lock; on
+        # ZeroGPU, spaces.GPU already runs train_on_gpu in a worker process, so not a second one there.
+        events = (train_on_gpu if ZERO_GPU else train_in_child)(config, out, data, stop)
+        snap.phase = "training"
+        last, pending, pending_sum, timed_out = time.perf_counter(), 0, 0.0, False
+        try:
+            for event in events:
+                if snap.elapsed > limits.max_seconds and not stop.is_set():
+                    stop.set()
+                    timed_out = True
+                    snap.phase = f"stopping at this server's limit of {limits.max_seconds:g} s per run"
+                if isinstance(event, StepEvent):
+                    snap.step, snap.total_steps = event.step, event.total_steps
+                    per_point = max(1, round(event.total_steps / config.epochs / POINTS_PER_EPOCH))
+                    pending, pending_sum = pending + 1, pending_sum + event.loss
+                    if pending == per_point:
+                        snap.steps.append({"epoch": event.epoch, "loss": pending_sum / pending})
+                        pending, pending_sum = 0, 0.0
+                    if time.perf_counter() - last < UPDATE_SECONDS:
+                        continue
+                elif isinstance(event, EpochEvent):
+                    snap.epochs.append(vars(event).copy())
+                elif isinstance(event, DoneEvent):
+                    snap.done = event
+                    snap.phase = "stopped" if event.stopped else "finished"
+                    if timed_out:
+                        snap.phase += f" at this server's limit of {limits.max_seconds:g} s per run"
+                if stop.is_set() and snap.done is None and not snap.phase.startswith("stopping"):
+                    snap.phase = "stopping: testing and saving the best weights so far"
+                last = time.perf_counter()
+                yield snap
+        finally:
+            events.close()   # a closed driver (cancelled call, closed tab) still ends the run and saves
+            if runs_dir().is_dir():
+                prune_runs(limits, keep=out)
