@@ -43,7 +43,7 @@ def main() -> None:
     ap.add_argument("--split", choices=("writers", "groups"), default="writers")
     ap.add_argument("--folds", type=int, default=5,
                     help="--split writers: each model trains on (folds-1)/folds of the writers; the shipped one on all")
-    ap.add_argument("--pen-digits", default=None, help="JSON-lines pen digits (default: $PEN_DIGITS or ../shared)")
+    ap.add_argument("--pen-digits", default=None, help="JSON-lines pen digits (default: $PEN_DIGITS, else data/pen_digits/dev.jsonl.gz)")
     ap.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_ROOT or ./data)")
     ap.add_argument("--renders", type=int, default=PEN_RENDERS,
                     help="drawings of each training pen digit (as the CLI)")

@@ -4,7 +4,7 @@ a real pen digit drawn with mouse strokes in the Draw tab, then a short run trai
     python scripts/screenshots.py                  # starts app.py itself (runs saved to a temp folder)
     python scripts/screenshots.py --url http://127.0.0.1:7860/ --out docs
 
-Needs MNIST (MNIST_ROOT) for the training run and the pen digits (PEN_DIGITS, else ../shared)."""
+Needs MNIST (MNIST_ROOT) for the training run and the pen digits (PEN_DIGITS, else data/pen_digits/)."""
 from __future__ import annotations
 
 import argparse

@@ -1,6 +1,7 @@
-"""Shared fixtures. Data locations come from the environment (MNIST_ROOT, PEN_DIGITS), defaulting
-to ../shared beside the checkout. A newcomer without that data gets skips with a reason; CI sets
-REQUIRE_DATA=1 so that a missing data set fails the run instead of silently skipping."""
+"""Shared fixtures. MNIST comes from $MNIST_ROOT, else data/ in the repo, downloaded there on first use
+(as the CLI does); the pen digits from $PEN_DIGITS, else the dev set committed in data/pen_digits/.
+Where MNIST can be neither read nor downloaded, its tests skip with the reason; CI sets REQUIRE_DATA=1,
+which makes that a failure instead."""
 from __future__ import annotations
 
 import os
@@ -9,14 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from train import DataError, load_mnist
+from train.data import RAW_FILES
+from train.pen_digits import DEFAULT_PATH as PEN_DIGITS
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 
 def _need(path: Path, what: str) -> Path:
     if path.exists():
         return path
-    reason = f"{what} not found at {path}"
+    _unavailable(f"{what} not found at {path}")
+
+
+def _unavailable(reason: str):
     if os.environ.get("REQUIRE_DATA") == "1":
         pytest.fail(f"{reason} (REQUIRE_DATA=1 makes this an error)", pytrace=False)
     pytest.skip(reason)
@@ -24,18 +31,22 @@ def _need(path: Path, what: str) -> Path:
 
 @pytest.fixture(scope="session")
 def mnist_root() -> Path:
-    root = Path(os.environ.get("MNIST_ROOT") or SHARED / "mnist")
-    return _need(root / "MNIST" / "raw" / "t10k-images-idx3-ubyte", "MNIST").parent.parent.parent
+    root = Path(os.environ.get("MNIST_ROOT") or REPO / "data")
+    if not all((root / "MNIST" / "raw" / name).is_file() for name in RAW_FILES):
+        try:
+            load_mnist(root)                   # downloads into root, as `python -m train` does
+        except DataError as e:
+            _unavailable(str(e))
+    return root
 
 
 @pytest.fixture(scope="session")
 def pen_digits_path() -> Path:
-    return _need(Path(os.environ.get("PEN_DIGITS") or SHARED / "pen_digits" / "dev.jsonl"), "pen digits")
+    return _need(Path(os.environ.get("PEN_DIGITS") or PEN_DIGITS), "pen digits")
 
 
 @pytest.fixture(scope="session")
 def mnist(mnist_root):
-    from train import load_mnist
     return load_mnist(mnist_root)
 
 

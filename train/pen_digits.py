@@ -1,6 +1,6 @@
 """Real pen-drawn digits replayed as the value a Gradio 6 Sketchpad sends to the server.
 
-    digits = load_pen_digits()                       # PEN_DIGITS, else ../shared/pen_digits/dev.jsonl
+    digits = load_pen_digits()                       # PEN_DIGITS, else data/pen_digits/dev.jsonl.gz
     value = render_sketchpad(digits[0], canvas=800, height=0.5, brush=10, seed=0)
     value["layers"][0]     # (800, 800, 4) uint8: transparent, black ink, alpha = ink
     value["composite"]     # (800, 800, 4) uint8: the same ink over opaque white
@@ -11,6 +11,7 @@ antialiased by drawing at SUPERSAMPLE times the size and box-averaging down, as 
 canvas antialiases its brush."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent.parent / "shared" / "pen_digits" / "dev.jsonl"
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "pen_digits" / "dev.jsonl.gz"   # in the repo
 SUPERSAMPLE = 4          # drawing resolution / canvas resolution, for antialiased stroke edges
 BRUSH_REFERENCE = 800    # brush radii are given in pixels of an 800 px canvas and scale with the canvas
 
@@ -43,10 +44,11 @@ class PenDigit:
 
 
 def load_pen_digits(path: str | os.PathLike | None = None) -> list[PenDigit]:
-    """Read the JSON-lines pen digits at `path` (default: $PEN_DIGITS, else ../shared/pen_digits/dev.jsonl)."""
+    """Read the JSON-lines pen digits at `path`, gzipped if it ends in .gz (default: $PEN_DIGITS, else
+    the dev set committed in data/pen_digits/)."""
     path = Path(path or os.environ.get("PEN_DIGITS") or DEFAULT_PATH)
     digits = []
-    with open(path, encoding="utf-8") as f:
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 d = json.loads(line)

@@ -1,6 +1,6 @@
 """Drive the real app from outside, as people and clients do: start `python app.py` on a free port,
 open it in headless Chromium, draw pen digits with real mouse strokes, read what the page shows.
-Used by the app's tests and by scripts/screenshots.py."""
+Used by the app's tests, the benches and scripts/screenshots.py."""
 from __future__ import annotations
 
 import os
@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")   # Debian's package; never a downloaded browser
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
