@@ -42,7 +42,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="model file (default: the shipped checkpoint)")
-    ap.add_argument("--pen-digits", default=None, help="JSON-lines pen digits (default: $PEN_DIGITS, else data/pen_digits/dev.jsonl.gz)")
+    ap.add_argument("--pen-digits", default=None,
+                    help="JSON-lines pen digits, plain or gzipped (default: $PEN_DIGITS, else the committed dev set)")
     ap.add_argument("--repeat", type=int, default=200, help="timed calls per case")
     ap.add_argument("--canvas", type=int, default=800, help="canvas side, px")
     args = ap.parse_args()

@@ -92,7 +92,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="model file (default: the shipped checkpoint)")
-    ap.add_argument("--pen-digits", default=None, help="JSON-lines pen digits (default: $PEN_DIGITS, else data/pen_digits/dev.jsonl.gz)")
+    ap.add_argument("--pen-digits", default=None,
+                    help="JSON-lines pen digits, plain or gzipped (default: $PEN_DIGITS, else the committed dev set)")
     ap.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_ROOT or ./data)")
     ap.add_argument("--samples", type=int, default=1000, help="pen digits per combination, 0 = all")
     ap.add_argument("--groups", default="", help="comma-separated writer groups to keep (default: all)")

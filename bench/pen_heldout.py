@@ -3,9 +3,9 @@ checkpoint's): the pen digits are split into folds, a model is trained on MNIST 
 of all folds but one, and scored on the grid of bench.pen_accuracy with the digits of that one.
 Every digit is thus read by a model that never saw its writer; the folds' grids are merged.
 
-    python -m bench.pen_heldout                    # --split writers: 5 folds, no writer in two (~20 min)
+    python -m bench.pen_heldout                    # --split writers: 5 folds, no writer in two (5 models)
     python -m bench.pen_heldout --folds 2          # each model trained on half the writers
-    python -m bench.pen_heldout --split groups     # 4 folds, one writer group each (~30 min)
+    python -m bench.pen_heldout --split groups     # 4 folds, one writer group each (4 models)
     python -m bench.pen_heldout --no-pens          # the same folds, MNIST (and styles) only
 
 --split writers predicts new people of the groups trained on; --split groups, people who write the
@@ -43,7 +43,8 @@ def main() -> None:
     ap.add_argument("--split", choices=("writers", "groups"), default="writers")
     ap.add_argument("--folds", type=int, default=5,
                     help="--split writers: each model trains on (folds-1)/folds of the writers; the shipped one on all")
-    ap.add_argument("--pen-digits", default=None, help="JSON-lines pen digits (default: $PEN_DIGITS, else data/pen_digits/dev.jsonl.gz)")
+    ap.add_argument("--pen-digits", default=None,
+                    help="JSON-lines pen digits, plain or gzipped (default: $PEN_DIGITS, else the committed dev set)")
     ap.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_ROOT or ./data)")
     ap.add_argument("--renders", type=int, default=PEN_RENDERS,
                     help="drawings of each training pen digit (as the CLI)")

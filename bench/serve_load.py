@@ -9,7 +9,7 @@ digits as the three PNG files the browser uploads on every stroke. The output im
 for /noop and /predict alike. The training run goes the same way. Everything runs on
 127.0.0.1 in a temporary runs folder; the server is stopped at the end.
 
-    MNIST_ROOT=../shared/mnist python -m bench.serve_load                  # about 3-5 minutes
+    MNIST_ROOT=../shared/mnist python -m bench.serve_load                  # idle and training, 1, 8 and 32 callers
     MNIST_ROOT=../shared/mnist python -m bench.serve_load --callers 1 8 --requests 100
 
 Goals (issue 5): idle predict p50 <= 1.5x the no-op p50 at 1 and 8 callers; while training, predict
@@ -73,8 +73,8 @@ class Report:
 
 class Caller:
     """One visitor over raw HTTP, as Gradio's documented curl API: upload files, post the call, read its
-    results from the event stream. (gradio_client spends ~150 ms of CPU per call on its own side, which
-    on a 2-core machine would measure the client, not the server.)"""
+    results from the event stream. (gradio_client's own CPU work per call would, on a small machine,
+    measure the client rather than the server: docs/results.md, Serving under load.)"""
 
     def __init__(self, url: str):
         self.http = httpx.Client(base_url=url + "gradio_api", timeout=REQUEST_TIMEOUT)

@@ -2,7 +2,8 @@
 
 MNIST digits are white on black, scaled so the longest side of the ink is 20 px, drawn with
 strokes about 2-3 px wide, and placed in 28x28 with their centre of mass in the middle. People
-draw on an 800 px canvas, at any size and place, with any brush, so `to_mnist` rebuilds that:
+draw on the app's 448 px pad (webapp/api.py: CANVAS) or upload pictures of any size, with the digit
+anywhere, at any size, with any brush, so `to_mnist` rebuilds that:
 
     ink map (alpha, else luminance with detected polarity), in uint8
     -> crop to the ink -> scale to WORK px (cost: one pass over the input, then constant)
@@ -10,8 +11,8 @@ draw on an 800 px canvas, at any size and place, with any brush, so `to_mnist` r
        width; thicker? erode to that width; a dot stays a dot
     -> longest side to 20 px, antialiased -> centre of mass to MNIST's centre in 28x28.
 
-An MNIST digit passes through nearly unchanged (~88% bit for bit): its box is already 20 px,
-its centre already in place and most strokes are in range."""
+An MNIST digit passes through nearly unchanged, since its box is already 20 px, its centre
+already in place and most strokes are in range (docs/results.md: The shipped model)."""
 from __future__ import annotations
 
 import os

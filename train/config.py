@@ -8,7 +8,7 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def _field(default, help: str):
-    """A dataclass field whose help text the CLI and the app show next to the input."""
+    """A dataclass field with its help text, which the CLI shows in --help."""
     return field(default=default, metadata={"help": help})
 
 

@@ -1,5 +1,6 @@
 """MNIST as in-memory tensors: the whole set is ~55 MB of uint8, so batches are made by indexing
-instead of a DataLoader with per-sample PIL transforms (~7x slower on 2 CPU cores; bench/train_speed.py)."""
+instead of a DataLoader with per-sample PIL transforms, whose per-digit Python work would dominate
+this small MLP's epoch (docs/results.md: Training speed)."""
 from __future__ import annotations
 
 import os
@@ -55,9 +56,7 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
 def load_mnist(data_dir: str | os.PathLike | None = None, valid_size: int = 5000, seed: int = 0) -> MnistSplits:
     """Read MNIST (downloading it if absent) and split the 60,000 training digits into train and
     valid by a seeded permutation; the 10,000 test digits are kept apart for the final score."""
-    from torchvision.datasets import (
-        MNIST,  # imported here: torchvision costs ~1 s and only training needs it
-    )
+    from torchvision.datasets import MNIST   # imported here: torchvision is slow to import and only training needs it
 
     root = data_root(data_dir)
     try:
@@ -87,8 +86,8 @@ def pen_renders(digits: list[PenDigit], renders: int = PEN_RENDERS,
 
     MNIST's writers hardly write slashed zeros, crossed sevens or flagged ones; these digits do. The
     random settings span the sizes and brushes people use, without copying any benchmark grid. The
-    varied strokes stand in for writers the file does not have: on writers held out
-    (bench/pen_heldout.py) they gained 0.3 points, where drawing each digit twice as often did not."""
+    varied strokes stand in for writers the file does not have; drawing each digit more often
+    without varying it does not (docs/results.md: Accuracy on real pen digits)."""
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for digit in digits:

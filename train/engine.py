@@ -110,8 +110,8 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
         torch.manual_seed(cfg.seed)                               # weight init, without touching global RNG
         model = MLP(ModelConfig()).to(device)
     loss_fn = nn.CrossEntropyLoss()
-    # fused: one kernel updates all ten tensors; ~20% off a CPU epoch, where this small MLP's step
-    # time is mostly per-tensor overhead (bench/train_speed.py).
+    # fused: one kernel updates all ten tensors, where this small MLP's step time is mostly
+    # per-tensor overhead (docs/results.md: Training speed).
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=cfg.lr_factor,
                                                        patience=cfg.lr_patience)
