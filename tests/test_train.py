@@ -1,6 +1,7 @@
 """The training engine on real MNIST: accuracy, determinism, stop, bad hyperparameters, the CLI."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -153,8 +154,9 @@ def test_missing_mnist_that_cannot_be_downloaded_names_the_folder(tmp_path):
 
 
 def _pen_subset(pen_digits_path, tmp_path, n=40):
+    """The first n pen digits as a plain JSON-lines file."""
     path = tmp_path / "pen.jsonl"
-    with open(pen_digits_path) as f:
+    with (gzip.open if pen_digits_path.suffix == ".gz" else open)(pen_digits_path, "rt") as f:
         path.write_text("".join(next(f) for _ in range(n)))
     return path
 
