@@ -3,15 +3,13 @@ a run over the step cap refused before it trains, a run past the time cap stoppe
 trained in the app pruned to the count cap."""
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import replace
 
 import pytest
 
 import webapp.session as session
-from mnist_model import DEFAULT_CHECKPOINT, DigitRecognizer
+from mnist_model import DigitRecognizer
 from train import TrainConfig
 from webapp.limits import OverServerLimit, ServerLimits, training_allowed
 from webapp.session import TrainingSlot, run_training
@@ -23,17 +21,6 @@ QUICK = TrainConfig(epochs=1, batch_size=250, augment=False, styles=0.0)   # exa
 def small(small_mnist, monkeypatch):
     monkeypatch.setattr(session, "load_mnist", lambda **_: small_mnist)
     return small_mnist
-
-
-def fake_runs(runs, n: int) -> list:
-    """n copies of the shipped model named as the app names runs, oldest first, a minute apart."""
-    paths = []
-    for i in range(n):
-        path = runs / f"app-2025010{i}-000000-000{i}.safetensors"
-        shutil.copy(DEFAULT_CHECKPOINT, path)
-        os.utime(path, (time.time() - 60 * (n - i),) * 2)
-        paths.append(path)
-    return paths
 
 
 def test_defaults_and_environment_overrides(mnist, monkeypatch):
