@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from bench.serve_load import Caller, sketch_pngs
+from bench.visitor import Caller, sketch_pngs
 from tests.support.app_driver import REPO, free_port, stop_process
 from train.pen_digits import load_pen_digits, render_sketchpad
 from webapp.api import CANVAS

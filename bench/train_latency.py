@@ -21,7 +21,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from bench.serve_load import Caller, sketch_pngs
+from bench.visitor import Caller, sketch_pngs
 from tests.support.app_driver import serve_app
 from train import TrainConfig
 from train.pen_digits import load_pen_digits, render_sketchpad
