@@ -232,3 +232,14 @@ def test_a_long_key_is_cut_in_the_message(runs):
     with pytest.raises(CheckpointError) as refused:
         resolve("runs/" + "x" * 30_000_000)
     assert len(str(refused.value)) < 300
+
+
+def test_a_file_name_with_html_is_shown_as_text(runs):
+    name = '<img src=x onerror=alert(1)>.safetensors'
+    (runs / name).write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning) as warned:
+        assert draw.choose_model(RUN_PREFIX + name, DEFAULT_KEY)[0] == DEFAULT_KEY
+    assert "&lt;img src=x" in str(warned[0].message) and "<img" not in str(warned[0].message)
+    with pytest.raises(gr.Error) as refused:
+        draw.predict(DRAWING, RUN_PREFIX + name)
+    assert "&lt;img" in refused.value.message and "<img" not in refused.value.message

@@ -1,6 +1,8 @@
 """The Draw tab's handlers: a sketch in, the prediction as the page shows it out; the model picker."""
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 import numpy as np
 
@@ -41,8 +43,8 @@ def predict(sketch: dict | None, model_key: str) -> tuple[dict | None, str, np.n
     """Probabilities of the ten digits (None for an empty canvas), the big digit, the 28 x 28 view, a hint."""
     try:
         p = recognizers.get(model_key).predict(sketch)
-    except (ImageError, CheckpointError) as e:
-        raise gr.Error(str(e)) from None
+    except (ImageError, CheckpointError) as e:     # messages may quote a file name: shown as text, not HTML
+        raise gr.Error(html.escape(str(e))) from None
     if p.label is None:
         return None, digit_html(None), None, "The canvas is empty: draw one digit, 0 to 9, large and centred."
     probs = {str(d): float(v) for d, v in enumerate(p.probabilities)}
@@ -71,6 +73,6 @@ def choose_model(choice: str, current: str) -> tuple[str, gr.Dropdown]:
     try:
         recognizers.get(choice)
     except CheckpointError as e:
-        gr.Warning(f"{e}. Still using the previous model.")
+        gr.Warning(f"{html.escape(str(e))}. Still using the previous model.")
         return current, picker_update(current)
     return choice, gr.Dropdown()
