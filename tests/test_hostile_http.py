@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
 import urllib.request
 
 import httpx
@@ -18,7 +17,7 @@ from PIL import Image
 
 from mnist_model import DigitRecognizer
 from tests.support.app_driver import serve_app_process, sketch_files
-from tests.support.hostile import DAMAGED_IMAGES, rss_mb, tree_mb, write_hostile_runs
+from tests.support.hostile import DAMAGED_IMAGES, PeakRss, tree_mb, write_hostile_runs
 from train.pen_digits import load_pen_digits, render_sketchpad
 from webapp.api import CANVAS
 
@@ -46,32 +45,6 @@ def still_serving(url: str, reference) -> None:
     label, *_ = Client(url, verbose=False).predict(files, api_name="/predict")
     got = {int(row["label"]): row["confidence"] for row in label["confidences"]}
     np.testing.assert_allclose([got[d] for d in range(10)], expected, atol=1e-5)
-
-
-class PeakRss:
-    """The highest resident memory of `pid` while the block runs, sampled every 20 ms, in MB."""
-
-    def __init__(self, pid: int):
-        self.pid, self.peak, self._done = pid, 0.0, threading.Event()
-
-    def __enter__(self) -> "PeakRss":
-        self.before = rss_mb(self.pid)
-        self._thread = threading.Thread(target=self._sample)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.02):
-            self.peak = max(self.peak, rss_mb(self.pid))
-
-    def __exit__(self, *exc) -> None:
-        self._done.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_mb(self.pid))
-
-    @property
-    def growth(self) -> float:
-        return self.peak - self.before
 
 
 def test_the_app_starts_and_serves_with_hostile_files_in_the_runs_folder(server, reference):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import time
 
+import gradio as gr
 import numpy as np
 import pytest
 from fastapi import HTTPException
@@ -98,3 +99,11 @@ def test_a_sketch_of_too_many_pixels_is_refused_before_decoding(pad):
     with pytest.raises(Exception, match="megapixels in all"):
         pad.preprocess(EditorData(id="big"))
     assert pad.blob_storage == {}
+
+
+def test_the_page_gets_the_same_props_as_gradios_own_pad():
+    # Gradio reads a component's props from its __init__'s signature: an __init__ of the subclass's own
+    # once left the page without them and the pad was never drawn.
+    args = dict(canvas_size=(448, 448), layers=False, transforms=(), label="Draw one digit here")
+    ours, gradios = sketchpad.Sketchpad(**args).get_config(), gr.Sketchpad(**args).get_config()
+    assert {k: v for k, v in ours.items() if k != "name"} == {k: v for k, v in gradios.items() if k != "name"}

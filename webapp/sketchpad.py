@@ -34,11 +34,16 @@ UNREADABLE = "Draw on the pad, or send a PNG, JPEG, WebP, GIF or BMP file."
 class Sketchpad(gr.Sketchpad):
     """gr.Sketchpad whose values and blob uploads are bounded before anything is decoded or kept."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._blob_lock = threading.Lock()
-        self._blob_owner: dict[str, tuple[str, float]] = {}    # sketch id -> (client, when it expires)
-        threading.Thread(target=self._sweep_forever, name="sketchpad-blob-sweep", daemon=True).start()
+    # No __init__ of its own: Gradio reads a component's page props from its __init__'s signature.
+    _blob_lock = threading.Lock()       # guards blob_storage and _blob_owner of every pad
+    _blob_owner: dict[str, tuple[str, float]]    # sketch id -> (client, when it expires); set on first use
+
+    def _owners(self) -> dict[str, tuple[str, float]]:
+        """This pad's _blob_owner, created with the thread that frees expired blobs. Call with _blob_lock."""
+        if "_blob_owner" not in self.__dict__:
+            self._blob_owner = {}
+            threading.Thread(target=self._sweep_forever, name="sketchpad-blob-sweep", daemon=True).start()
+        return self._blob_owner
 
     def get_block_name(self) -> str:
         # Gradio names a template's frontend after the template's parent; this subclass's parent is
@@ -63,7 +68,7 @@ class Sketchpad(gr.Sketchpad):
             if blob_id is not None:
                 with self._blob_lock:
                     self.blob_storage.pop(blob_id, None)
-                    self._blob_owner.pop(blob_id, None)
+                    self._owners().pop(blob_id, None)
 
     def _check_sketch(self, images: list, n_layers: int) -> None:
         if n_layers > MAX_LAYERS:
@@ -115,7 +120,7 @@ class Sketchpad(gr.Sketchpad):
         with self._blob_lock:
             self._expire(time.monotonic())
             current = self.blob_storage.get(blob_id)
-            owner = self._blob_owner.get(blob_id)
+            owner = self._owners().get(blob_id)
             if current is not None and owner is not None and owner[0] != client:
                 raise HTTPException(409, "This drawing id is in use; send a fresh one.")
             if current is None:
@@ -145,7 +150,7 @@ class Sketchpad(gr.Sketchpad):
         return mine, total
 
     def _expire(self, now: float) -> None:
-        for blob_id in [i for i, (_, expires) in self._blob_owner.items() if expires < now]:
+        for blob_id in [i for i, (_, expires) in self._owners().items() if expires < now]:
             del self._blob_owner[blob_id]
             self.blob_storage.pop(blob_id, None)
 

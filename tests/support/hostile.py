@@ -7,9 +7,9 @@ import io
 import json
 import os
 import struct
+import threading
 from pathlib import Path
 
-import torch
 from PIL import Image
 from safetensors.torch import save_file
 
@@ -72,3 +72,29 @@ def tree_mb(folder: Path) -> float:
             except OSError:     # deleted meanwhile by the server's cleanup
                 pass
     return total / 1e6
+
+
+class PeakRss:
+    """The highest resident memory of `pid` while the block runs, sampled every 20 ms, in MB."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._done = pid, 0.0, threading.Event()
+
+    def __enter__(self) -> "PeakRss":
+        self.before = rss_mb(self.pid)
+        self._thread = threading.Thread(target=self._sample)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            self.peak = max(self.peak, rss_mb(self.pid))
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb(self.pid))
+
+    @property
+    def growth(self) -> float:
+        return self.peak - self.before
