@@ -243,3 +243,12 @@ def test_a_file_name_with_html_is_shown_as_text(runs):
     with pytest.raises(gr.Error) as refused:
         draw.predict(DRAWING, RUN_PREFIX + name)
     assert "&lt;img" in refused.value.message and "<img" not in refused.value.message
+
+
+def test_the_picker_quotes_a_value_it_does_not_list_cut_short(runs):
+    # Gradio's own Dropdown echoed a 30 MB value whole, with every choice, into the error and the log.
+    picker = draw.Picker(choices=draw.picker_choices(), value=DEFAULT_KEY)
+    assert picker.preprocess(DEFAULT_KEY) == DEFAULT_KEY
+    with pytest.raises(gr.Error) as refused:
+        picker.preprocess("<b>" + "x" * 30_000_000)
+    assert len(refused.value.message) < 300 and "&lt;b&gt;" in refused.value.message

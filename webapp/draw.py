@@ -10,7 +10,7 @@ from mnist_model import CheckpointError, ImageError
 
 from .api import CANVAS
 from .recognizers import Recognizers
-from .runs import DEFAULT_KEY, list_models
+from .runs import DEFAULT_KEY, list_models, shown
 
 BRUSH = 16              # brush radius in canvas pixels: about MNIST's stroke width once scaled to 28 x 28
 CELL = 12               # screen pixels per model pixel in the "what the model saw" view
@@ -54,6 +54,19 @@ def predict(sketch: dict | None, model_key: str) -> tuple[dict | None, str, np.n
         hint = (f"**Not sure**: {first} ({p.probabilities[first]:.0%}) or {second} "
                 f"({p.probabilities[second]:.0%})? Try one clear shape, drawn large.")
     return probs, digit_html(p.label, p.probabilities[first]), enlarge(p.image28), hint
+
+
+class Picker(gr.Dropdown):
+    """The model picker. Gradio's Dropdown quotes a value it does not list whole, with every choice, in
+    its error and the log: a visitor's 30 MB value came back 30 MB long. This one quotes it cut short."""
+
+    def get_block_name(self) -> str:
+        return "dropdown"       # drawn by Dropdown's frontend (see Sketchpad.get_block_name)
+
+    def preprocess(self, payload):
+        if payload is not None and payload not in [value for _, value in self.choices]:
+            raise gr.Error(f"No model {html.escape(shown(payload))} in the list; pick one from it.")
+        return super().preprocess(payload)
 
 
 def picker_choices() -> list[tuple[str, str]]:

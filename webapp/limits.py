@@ -27,7 +27,7 @@ def _env_number(name: str, default: float) -> float:
 # What one sketch may hold. The pad sends a background, one layer and the composite, 448 x 448 each.
 MAX_PIXELS = 4096 * 4096            # pixels per image, from its header: a 16-megapixel photo fits
 MAX_LAYERS = 4                      # layers per sketch
-MAX_SKETCH_PIXELS = 2 * MAX_PIXELS  # pixels of all its images together: a photo and its composite
+MAX_SKETCH_PIXELS = MAX_PIXELS      # pixels of all its images together: one photo, or the pad's 3 many times
 # The pad's blob store (Sketchpad.accept_blobs): each stroke's images are posted, then read by the
 # prediction that follows. A blob nobody asks for (a skipped change, a hostile client) is freed after
 # BLOB_TTL; what is held at once is capped per client and per server.

@@ -12,7 +12,8 @@ from starlette.middleware import Middleware
 from train import TrainConfig
 
 from .api import CANVAS
-from .draw import BRUSH, CELL, blank_sketch, choose_model, digit_html, picker_choices, picker_update, predict
+from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, digit_html, picker_choices, picker_update,
+                   predict)
 from .limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, UPLOAD_MB_PER_MINUTE,
                      training_allowed)
 from .runs import DEFAULT_KEY
@@ -58,7 +59,7 @@ def build() -> App:
                                            label="Draw one digit here", buttons=[], format="png")
                         with gr.Row():
                             predict_btn = gr.Button("Predict", variant="primary", scale=1)
-                            picker = gr.Dropdown(scale=3, label="Model (test accuracy on MNIST's 10,000 test digits)",
+                            picker = Picker(scale=3, label="Model (test accuracy on MNIST's 10,000 test digits)",
                                                  choices=picker_choices(), value=DEFAULT_KEY)
                     with gr.Column(scale=2):
                         digit = gr.HTML(digit_html(None), label="Prediction")
