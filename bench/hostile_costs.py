@@ -51,7 +51,7 @@ def main() -> None:
     Image.new("RGBA", (4096, 4096)).save(big)
     rows = []
     start = time.monotonic()
-    with serve_app_process({"RUNS_DIR": str(runs), "GRADIO_TEMP_DIR": str(cache)}) as (url, proc):
+    with serve_app_process({"RUNS_DIR": str(runs), "GRADIO_TEMP_DIR": str(cache)}, timeout=300) as (url, proc):
         print(f"started with 4 hostile files in RUNS_DIR in {time.monotonic() - start:.1f} s; "
               f"RSS {rss_mb(proc.pid):.0f} MB")
         pad = pad_id(url)

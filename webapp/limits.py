@@ -40,7 +40,7 @@ BLOB_SERVER_IDS = 2048              # sketches waiting for all clients
 # Uploads (/gradio_api/upload, and the pad's posts): bytes per client per minute, allowed in bursts of
 # up to a minute's worth, and the total size of Gradio's cache folder, past which uploads are refused
 # until the hourly cleanup (CACHE_CLEANUP) frees space.
-UPLOAD_MB_PER_MINUTE = _env_number("UPLOAD_MB_PER_MINUTE", 60)
+UPLOAD_MB_PER_MINUTE = _env_number("UPLOAD_MB_PER_MINUTE", 30)
 CACHE_MAX_MB = _env_number("CACHE_MAX_MB", 1000)
 
 
