@@ -95,7 +95,8 @@ def test_the_pads_blob_store_is_bounded(server, reference):
         too_big = post_blob(url, b"x" * 10_000_000, "big")
         assert too_big.status_code == 413 and "kB" in too_big.text
         statuses = [post_blob(url, os.urandom(1_900_000), f"fresh-{i}").status_code for i in range(20)]
-    assert statuses.count(200) < 20 and set(statuses) == {200, 429}       # BLOB_CLIENT_MB (16 MB) held at most
+    # Refused past BLOB_CLIENT_MB (16 MB) held, or earlier by the upload allowance the flood above drew on.
+    assert 429 in statuses and set(statuses) <= {200, 429}
     assert rss.growth < 60, f"the server grew by {rss.growth:.0f} MB"
     still_serving(url, reference)
 
