@@ -24,6 +24,7 @@ FORMAT = "mnist-mlp"
 FORMAT_VERSION = 1
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "mnist_mlp.safetensors"
 MAX_CHECKPOINT_BYTES = 32 * 1024 * 1024    # the real model is ~0.9 MB; refuse anything absurd before reading it
+MAX_LAYERS = 64                            # linear layers; the documented MLP has 5
 
 
 class CheckpointError(ValueError):
@@ -61,7 +62,7 @@ def save_checkpoint(path: str | os.PathLike, model: MLP, info: dict) -> Path:
 
 def read_metadata(path: str | os.PathLike) -> dict:
     """The checkpoint's info dict, without building the model. Raises CheckpointError."""
-    return _open(Path(path))[1]
+    return _header(Path(path))[0]
 
 
 def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[MLP, dict]:
@@ -81,6 +82,19 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> tuple[MLP, dict]:
 
 
 def _open(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    info, path = _header(path)
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path.name} is not a readable model checkpoint (truncated, corrupt or another "
+                              f"format): {str(e)[:200]}") from None
+    return tensors, info
+
+
+def _header(path: Path) -> tuple[dict, Path]:
+    """The info dict, after every check the header allows (format, metadata, tensor names, shapes and
+    dtypes against the model config) and before any tensor is read: whatever its metadata claims, a
+    file cannot make the loader allocate more than the float32 weights it holds."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
     size = path.stat().st_size
@@ -89,20 +103,45 @@ def _open(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-        tensors = load_file(str(path), device="cpu")
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            dtypes = {f.get_slice(k).get_dtype() for k in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path.name} is not a readable model checkpoint (truncated, corrupt or another "
                               f"format): {str(e)[:200]}") from None
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is a safetensors file but not a {FORMAT} checkpoint")
     if metadata.get("format_version") != str(FORMAT_VERSION):
-        raise CheckpointError(f"{path.name} has checkpoint format version {metadata.get('format_version')!r}; "
+        raise CheckpointError(f"{path.name} has checkpoint format version {str(metadata.get('format_version'))[:40]!r}; "
                               f"this code reads version {FORMAT_VERSION}")
     try:
         info = json.loads(metadata["info"])
         mean, std = float(info["mean"]), float(info["std"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path.name}: its metadata is damaged ({e})") from None
+    # RecursionError: JSON nested thousands deep; AttributeError/TypeError: info is not an object.
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as e:
+        raise CheckpointError(f"{path.name}: its metadata is damaged ({type(e).__name__}: {str(e)[:120]})") from None
     if not (0.0 <= mean <= 1.0 and 0.0 < std <= 1.0):
         raise CheckpointError(f"{path.name}: normalisation mean={mean}, std={std} is out of range")
-    return tensors, info
+    expected = _expected_shapes(path, info)
+    if shapes != expected:
+        wrong = sorted(k for k in shapes.keys() | expected.keys() if shapes.get(k) != expected.get(k))[:4]
+        raise CheckpointError(f"{path.name}: the weights do not match the model config stored with them "
+                              f"(tensors {', '.join(wrong)}: file {[shapes.get(k) for k in wrong]}, "
+                              f"config {[expected.get(k) for k in wrong]})")
+    if dtypes - {"F32"}:
+        raise CheckpointError(f"{path.name}: weights of type {sorted(dtypes - {'F32'})}; this model stores float32")
+    return info, path
+
+
+def _expected_shapes(path: Path, info: dict) -> dict[str, tuple[int, ...]]:
+    """The state_dict shapes the stored model config implies, computed without building the model."""
+    try:
+        config = ModelConfig.from_dict(info["model_config"])
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
+        raise CheckpointError(f"{path.name}: its model config is damaged ({type(e).__name__}: {str(e)[:120]})") from None
+    widths = (config.in_features, *config.hidden, config.n_classes)
+    if min(widths) < 1 or len(widths) > MAX_LAYERS + 1:
+        raise CheckpointError(f"{path.name}: a model config of widths {str(widths)[:120]} is not an MLP this code builds")
+    shapes = {}
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        shapes[f"layers.{i}.weight"], shapes[f"layers.{i}.bias"] = (b, a), (b,)
+    return shapes

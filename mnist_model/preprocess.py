@@ -34,9 +34,9 @@ DOT = 2.5                # ink less than this many stroke widths long is a dot (
 OPAQUE = 250             # alpha at or above this everywhere: the alpha channel carries no drawing
 MAX_SIDE = 10_000        # larger than any screen or photo a person would send; refuse, do not decode
 SUPERSAMPLE = 4          # redrawn strokes are drawn this much finer, then box-averaged: antialiasing
-# How PIL reports a file it cannot identify or decode: a bad PNG chunk is a SyntaxError, a cut-off
-# file an OSError when its pixels are read (for an image opened lazily, in convert()).
-PIL_ERRORS = (OSError, SyntaxError, EOFError, ValueError, Image.DecompressionBombError)
+# The file formats a drawing or a photo comes in. PIL's rarer decoders (QOI, SPIDER, BLP, ...) fail on
+# damaged files with IndexError, AttributeError and their own exceptions; a server need not offer them.
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 
 
 class ImageError(ValueError):
@@ -105,13 +105,16 @@ def _as_uint8(image) -> np.ndarray:
     screen shows and all MNIST has, and keep the full-size passes over large inputs cheap."""
     if isinstance(image, (str, os.PathLike)):
         try:
-            with Image.open(Path(image)) as f:
+            with Image.open(Path(image), formats=FORMATS) as f:
                 _check_size(f.size[::-1])
                 return _as_uint8(f.copy())
         except ImageError:
             raise
-        except PIL_ERRORS as e:
-            raise ImageError(f"cannot read an image from {str(image)[:200]!r}: {e}") from None
+        # Decoding a hostile file can fail in any way PIL's code can (a bad PNG chunk is a SyntaxError,
+        # a cut-off file an OSError, others IndexError...): all of it means "not a readable image".
+        except Exception as e:      # noqa: BLE001
+            raise ImageError(f"cannot read an image from {str(image)[:200]!r} (a PNG, JPEG, WebP, GIF or BMP "
+                             f"file): {type(e).__name__}: {str(e)[:200]}") from None
     if isinstance(image, Image.Image):
         _check_size(image.size[::-1])
         try:
@@ -121,8 +124,8 @@ def _as_uint8(image) -> np.ndarray:
                 image = np.asarray(image.convert("RGBA"))
             else:
                 image = np.asarray(image.convert("L"))
-        except PIL_ERRORS as e:
-            raise ImageError(f"cannot decode the image: {e}") from None
+        except Exception as e:      # noqa: BLE001 - as above: a lazily opened image decodes here
+            raise ImageError(f"cannot decode the image: {type(e).__name__}: {str(e)[:200]}") from None
     if not isinstance(image, np.ndarray):
         raise ImageError(f"expected a Sketchpad dict, PIL image, numpy array or file path, "
                          f"got {type(image).__name__}")

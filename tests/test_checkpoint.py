@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -17,7 +18,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mnist_model import DEFAULT_CHECKPOINT, MLP, CheckpointError, ModelConfig, load_checkpoint, save_checkpoint
+from mnist_model import (DEFAULT_CHECKPOINT, MLP, CheckpointError, DigitRecognizer, ModelConfig, load_checkpoint,
+                         read_metadata, save_checkpoint)
 from mnist_model.checkpoint import FORMAT
 from tests.conftest import REPO
 
@@ -111,8 +113,33 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
         load_checkpoint(path)
     # A config that cannot be read at all.
     path = _with_metadata(tmp_path, tensors, {**INFO, "model_config": {"hidden": "lots"}}, "y.safetensors")
-    with pytest.raises(CheckpointError, match="do not match"):
+    with pytest.raises(CheckpointError, match="model config is damaged"):
         load_checkpoint(path)
+    # Weights of the right shapes stored as float64 or int8 are not this model's format.
+    wide = {k: v.double() for k, v in MLP().state_dict().items()}
+    path = _with_metadata(tmp_path, wide, {**INFO, "model_config": ModelConfig().to_dict()}, "f64.safetensors")
+    with pytest.raises(CheckpointError, match="float32"):
+        load_checkpoint(path)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux: ru_maxrss in kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_a_declared_shape_is_checked_before_anything_is_allocated(tmp_path):
+    # A small file whose config claims a 1,000,000-wide hidden layer: building that model first
+    # would allocate ~3 GB on every pick. The header's tensor shapes refuse it before.
+    tensors = {k: v.contiguous() for k, v in MLP().state_dict().items()}
+    path = _with_metadata(tmp_path, tensors, {**INFO, "model_config": {"in_features": 784, "hidden": [1_000_000],
+                                                                        "n_classes": 10}}, "huge.safetensors")
+    before = peak_rss_mb()
+    for _ in range(3):
+        with pytest.raises(CheckpointError, match="do not match the model config"):
+            DigitRecognizer.load(path)
+        with pytest.raises(CheckpointError, match="do not match the model config"):
+            read_metadata(path)
+    assert peak_rss_mb() - before < 150
 
 
 def test_nan_weights_bad_normalisation_and_damaged_metadata_are_refused(tmp_path):

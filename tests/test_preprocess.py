@@ -15,6 +15,7 @@ from PIL import Image
 
 from mnist_model import ImageError, to_mnist
 from mnist_model.preprocess import _stroke_width
+from tests.support.hostile import DAMAGED_IMAGES
 from train.pen_digits import PenDigit, load_pen_digits, render_sketchpad
 
 
@@ -198,3 +199,14 @@ def test_any_float_image_in_range_is_accepted_and_a_uniform_one_is_blank(array):
 @given(sketches)
 def test_any_sketchpad_dict_gives_a_valid_image_or_image_error(value):
     valid_or_image_error(value)
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGED_IMAGES))
+def test_damaged_files_of_formats_pil_decodes_raise_image_error(name, tmp_path):
+    # Before: IndexError (QOI), AttributeError (SPIDER), BLPFormatError (BLP) escaped as a bare "Error".
+    path = tmp_path / f"damaged.{name}"
+    path.write_bytes(DAMAGED_IMAGES[name])
+    with pytest.raises(ImageError, match="PNG, JPEG, WebP, GIF or BMP"):
+        to_mnist(path)
+    with pytest.raises(ImageError):
+        to_mnist({"background": str(path), "layers": [], "composite": None})

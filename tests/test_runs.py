@@ -9,6 +9,7 @@ import os
 import pickle
 import shutil
 import time
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -20,7 +21,8 @@ from mnist_model import (DEFAULT_CHECKPOINT, MLP, CheckpointError, DigitRecogniz
 from webapp import draw
 from webapp.limits import ServerLimits
 from webapp.recognizers import Recognizers
-from webapp.runs import DEFAULT_KEY, list_models, prune_runs, resolve, run_key
+from tests.support.hostile import write_hostile_runs
+from webapp.runs import DEFAULT_KEY, RUN_PREFIX, list_models, prune_runs, resolve, run_key
 
 
 def test_catalog_lists_default_then_readable_runs_with_accuracy(runs):
@@ -176,3 +178,77 @@ def test_a_run_deleted_between_listing_and_loading_is_a_clear_refusal(runs, monk
     monkeypatch.setitem(draw.recognizers.get.__globals__, "resolve", resolve_then_delete)
     with pytest.raises(gr.Error, match="can no longer be read"):
         draw.predict(DRAWING, "runs/app-gone.safetensors")
+
+
+def test_hostile_files_in_the_runs_folder_are_left_out_of_the_list(runs, caplog):
+    # Each of these once made list_models raise, and with it `python app.py` at start-up.
+    write_hostile_runs(runs)
+    shutil.copy(DEFAULT_CHECKPOINT, runs / "good.safetensors")
+    with caplog.at_level("INFO", logger="webapp.runs"):
+        entries = list_models()
+    # history.safetensors holds good weights under metadata fields of the wrong types: listed, and its
+    # label leaves those fields out.
+    assert [(e.key, e.label) for e in entries[1:]] == [("runs/good.safetensors", entries[0].label.replace(
+        "shipped model", "good")), ("runs/history.safetensors", "history · test accuracy unknown")]
+    for name in ("dangling", "nested", "huge"):
+        assert f"{name}.safetensors" in caplog.text
+
+
+def test_runs_deleted_while_the_list_is_built_are_left_out(runs, monkeypatch):
+    paths = fake_runs(runs, 6)
+    real_rglob = Path.rglob
+
+    def scan_then_prune(self, pattern):     # pruning deletes a run just after the folder was scanned
+        found = list(real_rglob(self, pattern))
+        paths[3].unlink()
+        return found
+
+    monkeypatch.setattr(Path, "rglob", scan_then_prune)
+    keys = [e.key for e in list_models()]
+    assert keys[0] == DEFAULT_KEY and len(keys) == 6 and RUN_PREFIX + paths[3].name not in keys
+
+
+def test_a_refused_file_is_remembered_and_not_read_again(runs, monkeypatch):
+    write_hostile_runs(runs)
+    cache, loads = Recognizers(), []
+    real_load = DigitRecognizer.load.__func__
+
+    def counting_load(cls, path):
+        loads.append(path)
+        return real_load(cls, path)
+
+    monkeypatch.setattr(DigitRecognizer, "load", classmethod(counting_load))
+    for _ in range(3):
+        with pytest.raises(CheckpointError, match="do not match the model config"):
+            cache.get("runs/huge.safetensors")
+    assert len(loads) == 1
+    os.utime(runs / "huge.safetensors", ns=(1, 1))       # a changed file is read again
+    with pytest.raises(CheckpointError):
+        cache.get("runs/huge.safetensors")
+    assert len(loads) == 2
+
+
+def test_a_long_key_is_cut_in_the_message(runs):
+    with pytest.raises(CheckpointError) as refused:
+        resolve("runs/" + "x" * 30_000_000)
+    assert len(str(refused.value)) < 300
+
+
+def test_a_file_name_with_html_is_shown_as_text(runs):
+    name = '<img src=x onerror=alert(1)>.safetensors'
+    (runs / name).write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning) as warned:
+        assert draw.choose_model(RUN_PREFIX + name, DEFAULT_KEY)[0] == DEFAULT_KEY
+    assert "&lt;img src=x" in str(warned[0].message) and "<img" not in str(warned[0].message)
+    with pytest.raises(gr.Error) as refused:
+        draw.predict(DRAWING, RUN_PREFIX + name)
+    assert "&lt;img" in refused.value.message and "<img" not in refused.value.message
+
+
+def test_the_picker_quotes_a_value_it_does_not_list_cut_short(runs):
+    # Gradio's own Dropdown echoed a 30 MB value whole, with every choice, into the error and the log.
+    picker = draw.Picker(choices=draw.picker_choices(), value=DEFAULT_KEY)
+    assert picker.preprocess(DEFAULT_KEY) == DEFAULT_KEY
+    with pytest.raises(gr.Error) as refused:
+        picker.preprocess("<b>" + "x" * 30_000_000)
+    assert len(refused.value.message) < 300 and "&lt;b&gt;" in refused.value.message

@@ -1,6 +1,8 @@
 """The Draw tab's handlers: a sketch in, the prediction as the page shows it out; the model picker."""
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 import numpy as np
 
@@ -8,7 +10,7 @@ from mnist_model import CheckpointError, ImageError
 
 from .api import CANVAS
 from .recognizers import Recognizers
-from .runs import DEFAULT_KEY, list_models
+from .runs import DEFAULT_KEY, list_models, shown
 
 BRUSH = 16              # brush radius in canvas pixels: about MNIST's stroke width once scaled to 28 x 28
 CELL = 12               # screen pixels per model pixel in the "what the model saw" view
@@ -41,8 +43,8 @@ def predict(sketch: dict | None, model_key: str) -> tuple[dict | None, str, np.n
     """Probabilities of the ten digits (None for an empty canvas), the big digit, the 28 x 28 view, a hint."""
     try:
         p = recognizers.get(model_key).predict(sketch)
-    except (ImageError, CheckpointError) as e:
-        raise gr.Error(str(e)) from None
+    except (ImageError, CheckpointError) as e:     # messages may quote a file name: shown as text, not HTML
+        raise gr.Error(html.escape(str(e))) from None
     if p.label is None:
         return None, digit_html(None), None, "The canvas is empty: draw one digit, 0 to 9, large and centred."
     probs = {str(d): float(v) for d, v in enumerate(p.probabilities)}
@@ -52,6 +54,19 @@ def predict(sketch: dict | None, model_key: str) -> tuple[dict | None, str, np.n
         hint = (f"**Not sure**: {first} ({p.probabilities[first]:.0%}) or {second} "
                 f"({p.probabilities[second]:.0%})? Try one clear shape, drawn large.")
     return probs, digit_html(p.label, p.probabilities[first]), enlarge(p.image28), hint
+
+
+class Picker(gr.Dropdown):
+    """The model picker. Gradio's Dropdown quotes a value it does not list whole, with every choice, in
+    its error and the log: a visitor's 30 MB value came back 30 MB long. This one quotes it cut short."""
+
+    def get_block_name(self) -> str:
+        return "dropdown"       # drawn by Dropdown's frontend (see Sketchpad.get_block_name)
+
+    def preprocess(self, payload):
+        if payload is not None and payload not in [value for _, value in self.choices]:
+            raise gr.Error(f"No model {html.escape(shown(payload))} in the list; pick one from it.")
+        return super().preprocess(payload)
 
 
 def picker_choices() -> list[tuple[str, str]]:
@@ -71,6 +86,6 @@ def choose_model(choice: str, current: str) -> tuple[str, gr.Dropdown]:
     try:
         recognizers.get(choice)
     except CheckpointError as e:
-        gr.Warning(f"{e}. Still using the previous model.")
+        gr.Warning(f"{html.escape(str(e))}. Still using the previous model.")
         return current, picker_update(current)
     return choice, gr.Dropdown()

@@ -16,6 +16,34 @@ MAX_UPLOAD = "10mb"     # largest file a visitor may upload: the pad sends ~20 k
 CACHE_CLEANUP = (3600, 3600)   # every hour, delete uploads older than an hour
 
 
+def _env_number(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    try:
+        return float(text) if text else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {text!r}") from None
+
+
+# What one sketch may hold. The pad sends a background, one layer and the composite, 448 x 448 each.
+MAX_PIXELS = 4096 * 4096            # pixels per image, from its header: a 16-megapixel photo fits
+MAX_LAYERS = 4                      # layers per sketch
+MAX_SKETCH_PIXELS = MAX_PIXELS      # pixels of all its images together: one photo, or the pad's 3 many times
+# The pad's blob store (Sketchpad.accept_blobs): each stroke's images are posted, then read by the
+# prediction that follows. A blob nobody asks for (a skipped change, a hostile client) is freed after
+# BLOB_TTL; what is held at once is capped per client and per server.
+MAX_BLOB_BYTES = 2 * 1024 * 1024    # one posted image: the pad's are ~20 kB
+BLOB_TTL = 120.0                    # seconds a posted image waits for its prediction
+BLOB_CLIENT_MB = _env_number("BLOB_CLIENT_MB", 16)     # held for one client
+BLOB_SERVER_MB = _env_number("BLOB_SERVER_MB", 128)    # held for all clients
+BLOB_CLIENT_IDS = 64                # sketches waiting for one client (an empty blob costs no bytes)
+BLOB_SERVER_IDS = 2048              # sketches waiting for all clients
+# Uploads (/gradio_api/upload, and the pad's posts): bytes per client per minute, allowed in bursts of
+# up to a minute's worth, and the total size of Gradio's cache folder, past which uploads are refused
+# until the hourly cleanup (CACHE_CLEANUP) frees space.
+UPLOAD_MB_PER_MINUTE = _env_number("UPLOAD_MB_PER_MINUTE", 30)
+CACHE_MAX_MB = _env_number("CACHE_MAX_MB", 1000)
+
+
 class OverServerLimit(Exception):
     """A run this server refuses to start: it would hold the one training slot too long."""
 

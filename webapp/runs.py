@@ -5,6 +5,7 @@ A model is chosen by a key ("default", or "runs/<file relative to the runs folde
 path sent from the browser, so a visitor can only ever load a file this catalog listed itself."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import time
@@ -19,6 +20,15 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_KEY = "default"
 RUN_PREFIX = "runs/"
 STALE_TMP_SECONDS = 3600    # a save's temp file this old belongs to a process killed mid-write
+SHOWN_CHARS = 80            # a key or name longer than this is cut when echoed in a message or a log line
+
+log = logging.getLogger(__name__)
+
+
+def shown(text) -> str:
+    """`text` as a message quotes it: repr'd, and cut to SHOWN_CHARS (a visitor may send megabytes)."""
+    r = repr(text)
+    return r if len(r) <= SHOWN_CHARS else r[:SHOWN_CHARS] + f"... ({len(r):,} characters)"
 
 
 def runs_dir() -> Path:
@@ -34,31 +44,58 @@ class ModelEntry:
 
 
 def describe(name: str, info: dict) -> str:
-    """A picker label such as "app-20250101-120000 · 3 epochs · test 97.12%"."""
+    """A picker label such as "app-20250101-120000 · 3 epochs · test 97.12%". Fields of the wrong
+    type (the metadata of a file put in the runs folder by anyone) are left out of the label."""
     parts = [name]
-    history = info.get("history") or []
-    if history:
+    history = info.get("history")
+    if isinstance(history, list) and history:
         parts.append(f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
-                     + (" (stopped)" if info.get("stopped") else ""))
+                     + (" (stopped)" if info.get("stopped") is True else ""))
     acc = info.get("test_accuracy")
-    parts.append(f"test {acc:.2%}" if isinstance(acc, (int, float)) else "test accuracy unknown")
+    known = isinstance(acc, (int, float)) and not isinstance(acc, bool) and 0 <= acc <= 1
+    parts.append(f"test {acc:.2%}" if known else "test accuracy unknown")
     return " · ".join(parts)
 
 
 def list_models() -> list[ModelEntry]:
-    """The shipped model first, then readable runs, newest first. Unreadable files are left out."""
-    entries = [ModelEntry(DEFAULT_KEY, DEFAULT_CHECKPOINT,
-                          describe("shipped model", read_metadata(DEFAULT_CHECKPOINT)))]
+    """The shipped model first, then readable runs, newest first. Any file that cannot be listed (gone
+    since the folder was read, a dangling link, unreadable, hostile metadata) is left out with a log
+    line: what is in the runs folder never stops the app or the picker."""
+    entries = [entry for entry in [_entry(DEFAULT_KEY, DEFAULT_CHECKPOINT, "shipped model")] if entry]
     root = runs_dir()
-    runs = sorted(root.rglob("*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
-    for path in runs:
-        try:
-            info = read_metadata(path)
-        except CheckpointError:
-            continue
+    try:
+        found = [(p.stat().st_mtime, p) for p in _existing(root.rglob("*.safetensors"))] if root.is_dir() else []
+    except OSError as e:    # the folder itself is unreadable
+        log.warning("runs folder %s not listed: %s", root, e)
+        found = []
+    for _, path in sorted(found, key=lambda t: t[0], reverse=True):
         rel = path.relative_to(root).as_posix()
-        entries.append(ModelEntry(RUN_PREFIX + rel, path, describe(rel.removesuffix(".safetensors"), info)))
+        entry = _entry(RUN_PREFIX + rel, path, rel.removesuffix(".safetensors"))
+        if entry:
+            entries.append(entry)
     return entries
+
+
+def _existing(paths) -> list[Path]:
+    """The paths that can still be stat'ed (a run deleted by pruning meanwhile, a dangling link: not)."""
+    kept = []
+    for path in paths:
+        try:
+            path.stat()
+            kept.append(path)
+        except OSError as e:
+            log.info("run %s left out of the model list: %s", shown(path.name), e.strerror or e)
+    return kept
+
+
+def _entry(key: str, path: Path, name: str) -> ModelEntry | None:
+    try:
+        return ModelEntry(key, path, describe(name, read_metadata(path)))
+    except (CheckpointError, OSError) as e:
+        log.info("model %s left out of the model list: %s", shown(key), str(e)[:200])
+    except Exception as e:     # noqa: BLE001 - anything in a hostile file's metadata must not stop the app
+        log.warning("model %s left out of the model list: %s: %s", shown(key), type(e).__name__, str(e)[:200])
+    return None
 
 
 def run_key(path: Path) -> str:
@@ -78,7 +115,7 @@ def resolve(key: str) -> Path:
                 return path
         except (OSError, ValueError):     # a name too long for the file system, a NUL byte
             pass
-    raise CheckpointError(f"no model {key!r} in this app; pick one from the list")
+    raise CheckpointError(f"no model {shown(key)} in this app; pick one from the list")
 
 
 def new_run_path() -> Path:

@@ -7,14 +7,18 @@ from dataclasses import dataclass
 
 import gradio as gr
 import torch
+from starlette.middleware import Middleware
 
 from train import TrainConfig
 
 from .api import CANVAS
-from .draw import BRUSH, CELL, blank_sketch, choose_model, digit_html, picker_choices, picker_update, predict
-from .limits import CACHE_CLEANUP, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, training_allowed
+from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, digit_html, picker_choices, picker_update,
+                   predict)
+from .limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, UPLOAD_MB_PER_MINUTE,
+                     training_allowed)
 from .runs import DEFAULT_KEY
 from .sketchpad import Sketchpad
+from .traffic import UploadGuard
 from .train_tab import stop_training, train_model, use_model
 
 LIMITS = TrainConfig.LIMITS
@@ -55,7 +59,7 @@ def build() -> App:
                                            label="Draw one digit here", buttons=[], format="png")
                         with gr.Row():
                             predict_btn = gr.Button("Predict", variant="primary", scale=1)
-                            picker = gr.Dropdown(scale=3, label="Model (test accuracy on MNIST's 10,000 test digits)",
+                            picker = Picker(scale=3, label="Model (test accuracy on MNIST's 10,000 test digits)",
                                                  choices=picker_choices(), value=DEFAULT_KEY)
                     with gr.Column(scale=2):
                         digit = gr.HTML(digit_html(None), label="Prediction")
@@ -124,4 +128,6 @@ def build() -> App:
 def launch(app: App, share: bool = False) -> None:
     """Serve `app` with this server's limits (webapp.limits)."""
     torch.set_num_threads(TORCH_THREADS)
-    app.blocks.launch(share=share, css=CSS, max_file_size=MAX_UPLOAD)
+    guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
+                       cache_max_mb=CACHE_MAX_MB)
+    app.blocks.launch(share=share, css=CSS, max_file_size=MAX_UPLOAD, app_kwargs={"middleware": [guard]})

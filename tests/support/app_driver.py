@@ -36,6 +36,14 @@ def serve_app(env: dict[str, str] | None = None, timeout: float = 90.0,
               args: tuple[str, ...] = ("app.py",)) -> Iterator[str]:
     """Run `python app.py` (or `python *args`, e.g. ("-m", "bench.floor_app")) on a free local port with
     `env` added; yield its URL; stop it afterwards."""
+    with serve_app_process(env, timeout, args) as (url, _):
+        yield url
+
+
+@contextmanager
+def serve_app_process(env: dict[str, str] | None = None, timeout: float = 90.0,
+                      args: tuple[str, ...] = ("app.py",)) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As serve_app, yielding the URL and the server's process (whose memory a test may read)."""
     port = free_port()
     full_env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
                 "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
@@ -56,7 +64,7 @@ def serve_app(env: dict[str, str] | None = None, timeout: float = 90.0,
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"app.py did not answer at {url} within {timeout:.0f} s") from None
                 time.sleep(0.3)
-        yield url
+        yield url, proc
     finally:
         stop_process(proc)
         log.close()
