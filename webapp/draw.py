@@ -18,8 +18,13 @@ recognizers = Recognizers()
 
 
 def blank_sketch() -> dict:
-    """An empty white sketchpad value: drawing can start at once, on the background the model expects."""
-    return {"background": np.full((CANVAS, CANVAS, 3), 255, np.uint8), "layers": [], "composite": None}
+    """An empty white sketchpad value: drawing can start at once, on the background the model expects.
+    The transparent layer is there for the first stroke's sake: Gradio's editor drops the first change
+    event it sees, taking it for the initial value's, but loading a background alone sends none, so the
+    first stroke went unanswered. Loading a layer sends the change that gets dropped (and a second one,
+    answered with the empty state)."""
+    return {"background": np.full((CANVAS, CANVAS, 3), 255, np.uint8),
+            "layers": [np.zeros((CANVAS, CANVAS, 4), np.uint8)], "composite": None}
 
 
 def enlarge(image28: np.ndarray) -> np.ndarray:
