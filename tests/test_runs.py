@@ -28,8 +28,10 @@ def test_catalog_lists_default_then_readable_runs_with_accuracy(runs):
     (runs / "broken.safetensors").write_bytes(b"not a checkpoint")
     entries = list_models()
     assert [e.key for e in entries] == [DEFAULT_KEY, "runs/good.safetensors"]
-    shipped = f"test {load_checkpoint()[1]['test_accuracy']:.2%}"
-    assert all(e.label.endswith(shipped) for e in entries)
+    shipped = load_checkpoint()[1]["test_accuracy"]
+    assert all(e.accuracy == shipped for e in entries)
+    en, ru = draw.model_label(entries[1], "en"), draw.model_label(entries[1], "ru")
+    assert en.startswith("good · ") and en.endswith(f"test {shipped:.2%}") and ru.endswith(f"тест {shipped:.2%}")
     assert resolve("runs/good.safetensors") == (runs / "good.safetensors").resolve()
     assert run_key(runs / "good.safetensors") == "runs/good.safetensors"
 

@@ -28,27 +28,23 @@ def runs_dir() -> Path:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    key: str       # what the picker sends back
+    key: str                    # what the picker sends back
     path: Path
-    label: str     # what the picker shows, with the test accuracy
+    name: str | None            # the run's file name without suffix; None for the shipped model
+    epochs: int                 # epochs trained (0 when the file does not say)
+    stopped: bool               # stopped before its last epoch
+    accuracy: float | None      # test accuracy, what the picker shows (webapp.draw.model_label)
 
 
-def describe(name: str, info: dict) -> str:
-    """A picker label such as "app-20250101-120000 · 3 epochs · test 97.12%"."""
-    parts = [name]
-    history = info.get("history") or []
-    if history:
-        parts.append(f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
-                     + (" (stopped)" if info.get("stopped") else ""))
+def entry(key: str, path: Path, name: str | None, info: dict) -> ModelEntry:
     acc = info.get("test_accuracy")
-    parts.append(f"test {acc:.2%}" if isinstance(acc, (int, float)) else "test accuracy unknown")
-    return " · ".join(parts)
+    return ModelEntry(key, path, name, len(info.get("history") or []), bool(info.get("stopped")),
+                      float(acc) if isinstance(acc, (int, float)) else None)
 
 
 def list_models() -> list[ModelEntry]:
     """The shipped model first, then readable runs, newest first. Unreadable files are left out."""
-    entries = [ModelEntry(DEFAULT_KEY, DEFAULT_CHECKPOINT,
-                          describe("shipped model", read_metadata(DEFAULT_CHECKPOINT)))]
+    entries = [entry(DEFAULT_KEY, DEFAULT_CHECKPOINT, None, read_metadata(DEFAULT_CHECKPOINT))]
     root = runs_dir()
     runs = sorted(root.rglob("*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
     for path in runs:
@@ -57,7 +53,7 @@ def list_models() -> list[ModelEntry]:
         except CheckpointError:
             continue
         rel = path.relative_to(root).as_posix()
-        entries.append(ModelEntry(RUN_PREFIX + rel, path, describe(rel.removesuffix(".safetensors"), info)))
+        entries.append(entry(RUN_PREFIX + rel, path, rel.removesuffix(".safetensors"), info))
     return entries
 
 
