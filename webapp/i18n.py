@@ -29,7 +29,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "prediction": ("Prediction", "Ответ"),
     "hint": ("Hint", "Подсказка"),
     "probabilities": ("Probability of each digit", "Вероятность каждой цифры"),
-    "seen": ("What the model saw: 28 x 28 pixels, white on black", "Что видит модель: 28 x 28 пикселей, белым по чёрному"),
+    "seen": ("What the model saw: 28 x 28 pixels, white on black",
+             "Что видит модель: 28 x 28 пикселей, белым по чёрному"),
     "train.off": ("**Training is switched off on this server.** Drawing and predicting still work.",
                   "**Обучение на этом сервере отключено.** Рисовать и распознавать можно."),
     "train.intro": ("Train a new network on MNIST with your settings. Runs are saved beside the shipped model, "

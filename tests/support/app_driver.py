@@ -1,8 +1,10 @@
 """Drive the real app from outside, as people and clients do: start `python app.py` on a free port,
-open it in headless Chromium, draw pen digits with real mouse strokes, read what the page shows.
+open it in headless Chromium (desktop or touch phone), draw pen digits with real mouse or finger
+strokes, read what the page shows.
 Used by the app's tests, the benches and scripts/screenshots.py."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -23,6 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 POINTS_PER_STROKE = 16   # each mouse move costs ~0.5 s of WebGL drawing in software; 16 keep a digit's shape
 DIGIT_HEIGHT = 0.6       # drawn digit height as a fraction of the drawing area
+LOAD_TIMEOUT = 60.0      # s to wait for the pad's initial value to load (see open_app)
 
 
 def free_port() -> int:
@@ -95,12 +98,29 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def open_app(browser, url: str):
-    """A page showing the app with the sketchpad ready (English aria-labels, room for both columns)."""
-    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1100})
+DESKTOP = dict(viewport={"width": 1280, "height": 1100})
+PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)   # a 6.1" phone
+
+
+def open_app(browser, url: str, device: dict = DESKTOP, locale: str = "en-US"):
+    """A fresh page showing the app with the sketchpad ready (its brush chosen), on a desktop-sized screen
+    or a touch phone, in `locale` (aria-labels are translated: the brush is "Brush" only in English)."""
+    page = browser.new_context(locale=locale, **device).new_page()
+    calls = []
+    page.on("request", lambda r: calls.append(json.loads(r.post_data or "{}").get("fn_index"))
+            if "/queue/join" in r.url else None)
     page.goto(url)
     page.wait_for_selector(".pixi-target canvas", timeout=60_000)
-    page.wait_for_selector('button[aria-label="Brush"].highlight', timeout=30_000)
+    brush = 'button[aria-label="Brush"]' if locale.startswith("en") else "button[aria-label]"
+    page.wait_for_selector(brush + ".highlight", timeout=30_000)
+    # The pad is drawable before its initial value has loaded, and that load ends with a /predict call
+    # (webapp.draw.blank_sketch). In software WebGL it can take seconds, and a stroke drawn meanwhile
+    # gets a prediction of its first half before its own: wait for that call, as a person waits for
+    # the page to settle.
+    predict = page.evaluate("() => window.gradio_config.dependencies.find(d => d.api_name === 'predict').id")
+    deadline = time.monotonic() + LOAD_TIMEOUT
+    while predict not in calls and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
     return page
 
 
@@ -121,9 +141,10 @@ def subsample(stroke, n: int = POINTS_PER_STROKE) -> list[tuple[float, float]]:
     return [stroke[i] for i in idx]
 
 
-def draw_digit(page, strokes) -> None:
-    """Draw unit-square strokes (x right, y down) as mouse drags, centred and DIGIT_HEIGHT tall.
-    Each move is awaited: moves sent together are merged by Chrome into straight lines."""
+def draw_digit(page, strokes, touch: bool = False) -> None:
+    """Draw unit-square strokes (x right, y down) as mouse drags, or finger strokes with `touch`, centred
+    and DIGIT_HEIGHT tall. Each move is awaited: moves sent together are merged by Chrome into straight
+    lines."""
     left, top, side = drawing_area(page)
     points = np.concatenate([np.asarray(s, float) for s in strokes])
     lo, hi = points.min(0), points.max(0)
@@ -133,11 +154,19 @@ def draw_digit(page, strokes) -> None:
     def screen(p) -> tuple[float, float]:
         return left + side / 2 + (p[0] - centre[0]) * scale, top + side / 2 + (p[1] - centre[1]) * scale
 
+    finger = page.context.new_cdp_session(page) if touch else None
     for stroke in strokes:
         pts = [screen(p) for p in subsample(stroke)]
+        moves = pts[1:] if len(pts) > 1 else [(pts[0][0] + 1, pts[0][1] + 1)]
+        if finger is not None:
+            # Playwright's touchscreen only taps; a finger stroke is sent as raw touch events.
+            for kind, (x, y) in [("touchStart", pts[0])] + [("touchMove", p) for p in moves]:
+                finger.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+            finger.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+            continue
         page.mouse.move(*pts[0])
         page.mouse.down()
-        for x, y in pts[1:] if len(pts) > 1 else [(pts[0][0] + 1, pts[0][1] + 1)]:
+        for x, y in moves:
             page.mouse.move(x, y)
         page.mouse.up()
 
