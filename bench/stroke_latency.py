@@ -1,7 +1,8 @@
-"""Stroke to answer (issue 14): seconds from the end of a stroke (mouse button up, finger lifted) to the
-predicted digit on the page, in headless Chromium against `python app.py`, on a desktop-sized page with
-the mouse and on a 390 x 844 touch phone with the finger. Each page is fresh and its first action is a
-one-stroke pen digit (the stroke a fresh page once left unanswered); then Clear and a second digit.
+"""Stroke to answer (issue 14): seconds from the end of a stroke (mouse button up, finger or stylus lifted)
+to the predicted digit on the page, in headless Chromium against `python app.py`: on a desktop-sized page
+with the mouse, on a 390 x 844 touch phone with a finger and with a stylus. Each page is fresh and its
+first action is a one-stroke pen digit (the stroke a fresh page once left unanswered); then Clear and a
+second digit.
 
     python -m bench.stroke_latency                  # starts app.py itself; 2 fresh pages per device
     python -m bench.stroke_latency --pages 3 --url http://127.0.0.1:7860/
@@ -39,23 +40,23 @@ def one_stroke_digits(n: int) -> list:
     raise ValueError(f"fewer than {n} one-stroke digits of distinct labels in the dev set")
 
 
-def stroke_to_answer(page, digit, touch: bool) -> float:
+def stroke_to_answer(page, digit, pointer: str) -> float:
     """Draw `digit`, return seconds from its last stroke's end to a predicted digit on the page."""
-    draw_digit(page, digit.strokes, touch=touch)
+    draw_digit(page, digit.strokes, pointer)
     ended = time.perf_counter()
     page.wait_for_function(ANSWERED, polling=50, timeout=TIMEOUT)
     return time.perf_counter() - ended
 
 
-def measure(browser, url: str, device: dict, touch: bool, pages: int, digits: list) -> dict[str, list[float]]:
+def measure(browser, url: str, device: dict, pointer: str, pages: int, digits: list) -> dict[str, list[float]]:
     """Per fresh page: the first stroke's latency, then Clear and a second digit's."""
     times = {"first stroke on a fresh page": [], "after Clear": []}
     for i in range(pages):
         page = open_app(browser, url, device)
-        times["first stroke on a fresh page"].append(stroke_to_answer(page, digits[2 * i], touch))
+        times["first stroke on a fresh page"].append(stroke_to_answer(page, digits[2 * i], pointer))
         clear_canvas(page)
         page.wait_for_function(EMPTY, polling=50, timeout=TIMEOUT)
-        times["after Clear"].append(stroke_to_answer(page, digits[2 * i + 1], touch))
+        times["after Clear"].append(stroke_to_answer(page, digits[2 * i + 1], pointer))
         page.context.close()
     return times
 
@@ -71,10 +72,10 @@ def main() -> None:
         with (nullcontext(args.url) if args.url else serve_app({"RUNS_DIR": runs})) as url, \
                 sync_playwright() as pw:
             browser = launch_chromium(pw)
-            for name, device, touch in (("desktop 1280 x 1100", DESKTOP, False),
-                                        ("phone 390 x 844", PHONE, True)):
-                for case, ts in measure(browser, url, device, touch, args.pages, digits).items():
-                    print(f"| {name} | {'finger' if touch else 'mouse'} | {case} | {len(ts)} | "
+            for name, device, pointer in (("desktop 1280 x 1100", DESKTOP, "mouse"),
+                                          ("phone 390 x 844", PHONE, "finger"), ("phone 390 x 844", PHONE, "pen")):
+                for case, ts in measure(browser, url, device, pointer, args.pages, digits).items():
+                    print(f"| {name} | {pointer} | {case} | {len(ts)} | "
                           f"{statistics.median(ts):.1f} | {min(ts):.1f} | {max(ts):.1f} |", flush=True)
             browser.close()
 

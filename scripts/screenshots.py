@@ -28,7 +28,6 @@ from tests.support.app_driver import (  # noqa: E402
     draw_digit,
     launch_chromium,
     open_app,
-    seen_src,
     serve_app,
     wait_for_prediction,
 )
@@ -49,9 +48,8 @@ def set_number(page, label: str, value: float) -> None:
 def tabs(browser, url: str, out: Path, digit) -> list[Path]:
     """The digit drawn with the mouse in the Draw tab, then a short run in the Train tab."""
     page = open_app(browser, url)
-    before = seen_src(page)
     draw_digit(page, digit.strokes)
-    wait_for_prediction(page, before)
+    wait_for_prediction(page)
     page.screenshot(path=out / "draw.png", full_page=True)
 
     page.get_by_role("tab", name="Train").click()
@@ -69,8 +67,8 @@ def drawn(browser, url: str, out: Path, digit, name: str, device: dict, locale: 
     """The digit drawn on a fresh page: with a finger on a touch screen, else with the mouse."""
     page = open_app(browser, url, device, locale)
     touch = bool(device.get("has_touch"))
-    draw_digit(page, digit.strokes, touch=touch)
-    wait_for_prediction(page, None)
+    draw_digit(page, digit.strokes, pointer="finger" if touch else "mouse")
+    wait_for_prediction(page)
     page.screenshot(path=out / name, full_page=not touch)     # a phone: what is on its screen
     page.context.close()
     return [out / name]

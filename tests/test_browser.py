@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, drawing_area, launch_chromium,
-                                      open_app, seen_src, serve_app, wait_for_prediction)
+                                      open_app, serve_app, wait_for_prediction)
 from train.pen_digits import load_pen_digits
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -65,9 +65,8 @@ def test_drawn_pen_digits_are_read(page, pen_digits_path):
         if i:
             clear_canvas(page)
             page.locator(".digit.empty").wait_for(timeout=30_000)
-        before = seen_src(page)
         draw_digit(page, digit.strokes)
-        shown = wait_for_prediction(page, before)
+        shown = wait_for_prediction(page)
         page.screenshot(path=ARTIFACTS / f"draw-{i}-label{digit.label}.png", full_page=True)
         top_row = page.locator('[data-testid="label"] button.confidence-set').first.inner_text().split()[0]
         assert shown == top_row == str(digit.label), f"{digit.id}: drew {digit.label}, page shows {shown}"
@@ -80,8 +79,8 @@ def test_a_fingers_first_stroke_on_a_phone_is_answered_on_screen(app, pen_digits
     left, top, side = drawing_area(page)
     assert left >= 0 and top >= 0 and left + side <= width and top + side <= height, (left, top, side)
     assert side >= 0.75 * width                                   # the pad uses the screen's width
-    draw_digit(page, digit.strokes, touch=True)
-    shown = wait_for_prediction(page, None)
+    draw_digit(page, digit.strokes, pointer="finger")
+    shown = wait_for_prediction(page)
     page.screenshot(path=ARTIFACTS / "phone.png")
     assert shown == "7"
     layout = page.evaluate("""() => { const b = document.querySelector('.digit').getBoundingClientRect();
@@ -97,7 +96,7 @@ def russian_share(texts: list[str]) -> float:
 
 def test_a_russian_browser_gets_a_russian_page(app):
     page = open_app(*app, locale="ru-RU")
-    page.get_by_text("нарисуйте цифру").wait_for(timeout=60_000)   # written by the server for this visitor
+    page.locator(".digit.empty", has_text="нарисуйте цифру").wait_for(timeout=60_000)   # server-written text
     texts = page.evaluate("""() => [...document.querySelectorAll(
             '[role=tab], button, label, [data-testid=block-label], [data-testid=block-info]')]
         .filter(e => e.offsetParent !== null).map(e => e.innerText.trim()).filter(t => /\\p{L}/u.test(t))""")
