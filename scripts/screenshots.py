@@ -1,8 +1,10 @@
-"""Screenshots of both tabs of the running app for the README, taken in headless Chromium:
-a real pen digit drawn with mouse strokes in the Draw tab, then a short run trained in the Train tab.
+"""Screenshots of the running app for the README, taken in headless Chromium: a real pen digit drawn
+with mouse strokes in the Draw tab, then a short run trained in the Train tab; the same digit drawn
+with a finger on a 390 x 844 phone; and the Draw tab in a Russian browser.
 
     python scripts/screenshots.py                  # starts app.py itself (runs saved to a temp folder)
     python scripts/screenshots.py --url http://127.0.0.1:7860/ --out docs
+    python scripts/screenshots.py --only phone russian     # docs/phone.png and docs/draw_ru.png only
 
 Needs MNIST (MNIST_ROOT) for the training run and the pen digits (PEN_DIGITS, else data/pen_digits/)."""
 from __future__ import annotations
@@ -20,11 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run as a scr
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.support.app_driver import (  # noqa: E402
+    DESKTOP,
+    PHONE,
     REPO,
     draw_digit,
     launch_chromium,
     open_app,
-    seen_src,
     serve_app,
     wait_for_prediction,
 )
@@ -42,40 +45,57 @@ def set_number(page, label: str, value: float) -> None:
     box.press("Enter")
 
 
-def take(url: str, out: Path) -> list[Path]:
-    """Draw, train, and save docs PNGs of both tabs; returns their paths."""
-    digit = next(d for d in load_pen_digits() if d.id == DIGIT_ID)
-    out.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        page = open_app(browser, url)
-        before = seen_src(page)
-        draw_digit(page, digit.strokes)
-        wait_for_prediction(page, before)
-        page.screenshot(path=out / "draw.png", full_page=True)
+def tabs(browser, url: str, out: Path, digit) -> list[Path]:
+    """The digit drawn with the mouse in the Draw tab, then a short run in the Train tab."""
+    page = open_app(browser, url)
+    draw_digit(page, digit.strokes)
+    wait_for_prediction(page)
+    page.screenshot(path=out / "draw.png", full_page=True)
 
-        page.get_by_role("tab", name="Train").click()
-        for label, value in RUN.items():
-            set_number(page, label, value)
-        page.get_by_role("checkbox", name="Augment").uncheck()
-        page.get_by_role("button", name="Train", exact=True).click()
-        page.get_by_role("heading", name="Test accuracy").wait_for(timeout=600_000)
-        time.sleep(1)                                        # let the last plot update render
-        page.screenshot(path=out / "train.png", full_page=True)
-        browser.close()
+    page.get_by_role("tab", name="Train").click()
+    for label, value in RUN.items():
+        set_number(page, label, value)
+    page.get_by_role("checkbox", name="Augment").uncheck()
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_role("heading", name="Test accuracy").wait_for(timeout=600_000)
+    time.sleep(1)                                        # let the last plot update render
+    page.screenshot(path=out / "train.png", full_page=True)
     return [out / "draw.png", out / "train.png"]
+
+
+def drawn(browser, url: str, out: Path, digit, name: str, device: dict, locale: str) -> list[Path]:
+    """The digit drawn on a fresh page: with a finger on a touch screen, else with the mouse."""
+    page = open_app(browser, url, device, locale)
+    touch = bool(device.get("has_touch"))
+    draw_digit(page, digit.strokes, pointer="finger" if touch else "mouse")
+    wait_for_prediction(page)
+    page.screenshot(path=out / name, full_page=not touch)     # a phone: what is on its screen
+    page.context.close()
+    return [out / name]
+
+
+SHOTS = {"tabs": tabs,
+         "phone": lambda *a: drawn(*a, name="phone.png", device=PHONE, locale="en-US"),
+         "russian": lambda *a: drawn(*a, name="draw_ru.png", device=DESKTOP, locale="ru-RU")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running app (default: start app.py on a free port)")
     parser.add_argument("--out", type=Path, default=REPO / "docs", help="folder for the PNGs (default: docs/)")
+    parser.add_argument("--only", nargs="+", choices=list(SHOTS), default=list(SHOTS),
+                        help="which screenshots to take (default: all)")
     args = parser.parse_args()
+    digit = next(d for d in load_pen_digits() if d.id == DIGIT_ID)
+    args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as runs:
         server = nullcontext(args.url) if args.url else serve_app({"RUNS_DIR": runs})
-        with server as url:
-            for path in take(url, args.out):
-                print(path)
+        with server as url, sync_playwright() as pw:
+            browser = launch_chromium(pw)
+            for shot in args.only:
+                for path in SHOTS[shot](browser, url, args.out, digit):
+                    print(path)
+            browser.close()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The app in a real browser (Playwright driving Debian's Chromium), used as a person uses it:
-pen digits drawn with mouse strokes are read correctly, Clear brings back the empty state, Train
-fills the plots, Stop ends the run, and its model goes to the Draw tab in one click.
+pen digits drawn with mouse strokes are read correctly, the first one a one-stroke digit drawn as the
+fresh page's first action; on a touch phone a finger's first stroke is answered with the pad and the
+answer on screen together; a Russian browser gets a Russian page; Clear brings back the empty state,
+Train fills the plots, Stop ends the run, and its model goes to the Draw tab in one click.
 Screenshots land in test-artifacts/. Skipped without Chromium unless REQUIRE_BROWSER=1."""
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.support.app_driver import (CHROMIUM, clear_canvas, draw_digit, launch_chromium, open_app, seen_src,
-                                      serve_app, wait_for_prediction)
+from tests.support.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, drawing_area, launch_chromium,
+                                      open_app, serve_app, wait_for_prediction)
 from train.pen_digits import load_pen_digits
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -35,33 +37,77 @@ def line_points(page, plot: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def page(mnist_root, tmp_path_factory):
+def app(mnist_root, tmp_path_factory):
+    """(browser, url): the app served once for this module, and a Chromium to open fresh pages in."""
     ARTIFACTS.mkdir(exist_ok=True)
     runs = tmp_path_factory.mktemp("runs")
     with serve_app({"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(runs)}) as url, sync_playwright() as pw:
         browser = launch_chromium(pw)
-        yield open_app(browser, url)
+        yield browser, url
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def page(app):
+    """One fresh desktop page, shared by the tests below in order."""
+    return open_app(*app)
+
+
 def test_drawn_pen_digits_are_read(page, pen_digits_path):
-    digits, seen_labels = [], set()
-    for digit in load_pen_digits(pen_digits_path):       # distinct labels, few mouse moves
+    pen = load_pen_digits(pen_digits_path)
+    digits = [next(d for d in pen if len(d.strokes) == 1)]      # first: one stroke, the page's first action
+    for digit in pen:                                            # then distinct labels, few mouse moves
         moves = sum(min(16, len(s)) for s in digit.strokes)
-        if digit.label not in seen_labels and moves <= MAX_POINTS and len(digits) < DIGITS:
+        if digit.label not in {d.label for d in digits} and moves <= MAX_POINTS and len(digits) < DIGITS:
             digits.append(digit)
-            seen_labels.add(digit.label)
     assert page.locator(".digit.empty").count() == 1            # the empty state before any drawing
     for i, digit in enumerate(digits):
         if i:
             clear_canvas(page)
             page.locator(".digit.empty").wait_for(timeout=30_000)
-        before = seen_src(page)
         draw_digit(page, digit.strokes)
-        shown = wait_for_prediction(page, before)
+        shown = wait_for_prediction(page)
         page.screenshot(path=ARTIFACTS / f"draw-{i}-label{digit.label}.png", full_page=True)
         top_row = page.locator('[data-testid="label"] button.confidence-set').first.inner_text().split()[0]
         assert shown == top_row == str(digit.label), f"{digit.id}: drew {digit.label}, page shows {shown}"
+
+
+def test_a_fingers_first_stroke_on_a_phone_is_answered_on_screen(app, pen_digits_path):
+    digit = next(d for d in load_pen_digits(pen_digits_path) if len(d.strokes) == 1 and d.label == 7)
+    page = open_app(*app, device=PHONE)
+    width, height = PHONE["viewport"]["width"], PHONE["viewport"]["height"]
+    left, top, side = drawing_area(page)
+    assert left >= 0 and top >= 0 and left + side <= width and top + side <= height, (left, top, side)
+    assert side >= 0.75 * width                                   # the pad uses the screen's width
+    draw_digit(page, digit.strokes, pointer="finger")
+    shown = wait_for_prediction(page)
+    page.screenshot(path=ARTIFACTS / "phone.png")
+    assert shown == "7"
+    layout = page.evaluate("""() => { const b = document.querySelector('.digit').getBoundingClientRect();
+        return {scroll_x: document.documentElement.scrollWidth, y: scrollY, top: b.top, bottom: b.bottom}; }""")
+    assert layout["scroll_x"] <= width and layout["y"] == 0        # no sideways overflow; drawing did not scroll
+    assert layout["bottom"] <= height and layout["bottom"] - layout["top"] >= 24    # a large answer, on screen
+    page.context.close()
+
+
+def russian_share(texts: list[str]) -> float:
+    return sum(any("а" <= ch <= "я" for ch in t.lower()) for t in texts) / len(texts)
+
+
+def test_a_russian_browser_gets_a_russian_page(app):
+    page = open_app(*app, locale="ru-RU")
+    page.locator(".digit.empty", has_text="нарисуйте цифру").wait_for(timeout=60_000)   # server-written text
+    texts = page.evaluate("""() => [...document.querySelectorAll(
+            '[role=tab], button, label, [data-testid=block-label], [data-testid=block-info]')]
+        .filter(e => e.offsetParent !== null).map(e => e.innerText.trim()).filter(t => /\\p{L}/u.test(t))""")
+    page.screenshot(path=ARTIFACTS / "draw-ru.png", full_page=True)
+    assert page.get_by_role("tab", name="Рисовать").count() and page.get_by_role("tab", name="Обучение").count()
+    assert page.get_by_role("button", name="Распознать").count() == 1
+    assert len(texts) >= 5 and russian_share(texts) >= 0.9, texts
+    page.get_by_role("tab", name="Обучение").click()
+    page.get_by_role("button", name="Обучить").wait_for()
+    assert page.get_by_role("button", name="Стоп").count() == 1
+    page.context.close()
 
 
 def test_train_fills_the_plots_and_stop_hands_the_model_to_draw(page):

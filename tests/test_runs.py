@@ -30,8 +30,10 @@ def test_catalog_lists_default_then_readable_runs_with_accuracy(runs):
     (runs / "broken.safetensors").write_bytes(b"not a checkpoint")
     entries = list_models()
     assert [e.key for e in entries] == [DEFAULT_KEY, "runs/good.safetensors"]
-    shipped = f"test {load_checkpoint()[1]['test_accuracy']:.2%}"
-    assert all(e.label.endswith(shipped) for e in entries)
+    shipped = load_checkpoint()[1]["test_accuracy"]
+    assert all(e.accuracy == shipped for e in entries)
+    en, ru = draw.model_label(entries[1], "en"), draw.model_label(entries[1], "ru")
+    assert en.startswith("good · ") and en.endswith(f"test {shipped:.2%}") and ru.endswith(f"тест {shipped:.2%}")
     assert resolve("runs/good.safetensors") == (runs / "good.safetensors").resolve()
     assert run_key(runs / "good.safetensors") == "runs/good.safetensors"
 
@@ -188,8 +190,9 @@ def test_hostile_files_in_the_runs_folder_are_left_out_of_the_list(runs, caplog)
         entries = list_models()
     # history.safetensors holds good weights under metadata fields of the wrong types: listed, and its
     # label leaves those fields out.
-    assert [(e.key, e.label) for e in entries[1:]] == [("runs/good.safetensors", entries[0].label.replace(
-        "shipped model", "good")), ("runs/history.safetensors", "history · test accuracy unknown")]
+    labels = [(e.key, draw.model_label(e, "en")) for e in entries]
+    assert labels[1:] == [("runs/good.safetensors", labels[0][1].replace("shipped model", "good")),
+                          ("runs/history.safetensors", "history · test accuracy unknown")]
     for name in ("dangling", "nested", "huge"):
         assert f"{name}.safetensors" in caplog.text
 

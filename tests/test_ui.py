@@ -1,18 +1,83 @@
-"""The built page (webapp.ui.build), read in process: what it tells visitors."""
+"""The built page (webapp.ui.build), read in process: what it tells visitors, and in which languages."""
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from webapp.i18n import I18N, LANGS, STRINGS, lang_of, text
 from webapp.ui import build
 
+I18N_PREFIX = "__i18n__"
 
-def page_texts(monkeypatch, space_id: str | None) -> str:
+
+def page_config(monkeypatch, space_id: str | None) -> dict:
     if space_id is None:
         monkeypatch.delenv("SPACE_ID", raising=False)
     else:
         monkeypatch.setenv("SPACE_ID", space_id)
-    page = build().blocks.get_config_file()
-    return " ".join(str(c.get("props", {}).get("value")) for c in page["components"])
+    return build().blocks.get_config_file()
+
+
+def english(value) -> str:
+    """A text as an English visitor reads it: a translation key resolved, anything else as it is."""
+    value = str(value)
+    return text("en", json.loads(value[len(I18N_PREFIX):])["key"]) if value.startswith(I18N_PREFIX) else value
+
+
+def page_texts(monkeypatch, space_id: str | None) -> str:
+    return " ".join(english(c.get("props", {}).get("value")) for c in page_config(monkeypatch, space_id)["components"])
 
 
 def test_a_space_tells_visitors_what_persists(monkeypatch):
     assert "only the shipped model persists" in page_texts(monkeypatch, "someone/draw-a-digit")
     assert "only the shipped model persists" not in page_texts(monkeypatch, None)
+
+
+def test_every_label_tab_button_and_static_text_has_both_languages(monkeypatch):
+    config = page_config(monkeypatch, "someone/draw-a-digit")
+    shown = []
+    for c in config["components"]:
+        props = c.get("props", {})
+        if props.get("label") is not None and props.get("show_label", True) is not False:
+            shown.append(props["label"])
+        if c["type"] in ("button", "markdown", "tabitem") and props.get("value"):
+            shown.append(props["value"])
+    keys = [json.loads(str(s)[len(I18N_PREFIX):])["key"] for s in shown if str(s).startswith(I18N_PREFIX)]
+    untranslated = [s for s in shown if not str(s).startswith(I18N_PREFIX)]
+    assert len(keys) >= 25 and not untranslated, untranslated
+    translations = I18N.translations_dict          # what webapp.ui.launch gives the page
+    for key in keys:
+        assert all(translations[lang][key] for lang in LANGS)
+        assert translations["ru"][key] != translations["en"][key], key
+
+
+def test_russian_texts_are_russian_and_fill_the_same_blanks():
+    for key, (en, ru) in STRINGS.items():
+        assert en.count("{") == ru.count("{"), key                  # the same values are formatted in
+        if key.startswith("lib."):
+            assert en == "{detail}" and ru.endswith("{detail}"), key   # the library's own message is kept
+        elif en.strip("{}") and key != "model.epoch1":
+            assert any("а" <= ch.lower() <= "я" for ch in ru), key
+
+
+class Request:
+    """What lang_of reads from gr.Request: its headers."""
+    def __init__(self, accept_language: str | None):
+        self.headers = {} if accept_language is None else {"accept-language": accept_language}
+
+
+@pytest.mark.parametrize("header, lang", [
+    ("ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7", "ru"),   # Chrome in Russian
+    ("en-US,en;q=0.9,ru;q=0.8", "en"),
+    ("de-DE,de;q=0.9,ru;q=0.8,en;q=0.5", "ru"),      # the best language we have, by the visitor's ranking
+    ("fr-FR,fr;q=0.9", "en"),                        # none we have: the fallback
+    ("RU", "ru"),
+    ("en;q=0.1, ru;q=0.5", "ru"),
+    ("ru;q=abc, en", "en"),                          # a malformed weight is skipped
+    ("", "en"),
+    (None, "en"),                                    # gradio_client sends none
+])
+def test_the_visitors_language_comes_from_accept_language(header, lang):
+    assert lang_of(Request(header)) == lang
+    assert lang_of(None) == "en"

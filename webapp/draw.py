@@ -9,8 +9,9 @@ import numpy as np
 from mnist_model import CheckpointError, ImageError
 
 from .api import CANVAS
+from .i18n import error_text, lang_of, text
 from .recognizers import Recognizers
-from .runs import DEFAULT_KEY, list_models, shown
+from .runs import DEFAULT_KEY, ModelEntry, list_models, shown
 
 BRUSH = 16              # brush radius in canvas pixels: about MNIST's stroke width once scaled to 28 x 28
 CELL = 12               # screen pixels per model pixel in the "what the model saw" view
@@ -20,8 +21,13 @@ recognizers = Recognizers()
 
 
 def blank_sketch() -> dict:
-    """An empty white sketchpad value: drawing can start at once, on the background the model expects."""
-    return {"background": np.full((CANVAS, CANVAS, 3), 255, np.uint8), "layers": [], "composite": None}
+    """An empty white sketchpad value: drawing can start at once, on the background the model expects.
+    The transparent layer is there for the first stroke's sake: Gradio's editor drops the first change
+    event it sees, taking it for the initial value's, but loading a background alone sends none, so the
+    first stroke went unanswered. Loading a layer sends the change that gets dropped (and a second one,
+    answered with the empty state)."""
+    return {"background": np.full((CANVAS, CANVAS, 3), 255, np.uint8),
+            "layers": [np.zeros((CANVAS, CANVAS, 4), np.uint8)], "composite": None}
 
 
 def enlarge(image28: np.ndarray) -> np.ndarray:
@@ -32,28 +38,35 @@ def enlarge(image28: np.ndarray) -> np.ndarray:
     return big
 
 
-def digit_html(label: int | None, confidence: float = 0.0) -> str:
+def digit_html(label: int | None, confidence: float = 0.0, lang: str = "en") -> str:
     """The big predicted digit with its confidence, or the empty-canvas invitation."""
     if label is None:
-        return '<div class="digit empty">draw a digit</div>'
-    return f'<div class="digit">{label}</div><div class="confidence">{confidence:.0%} sure</div>'
+        return f'<div class="digit empty">{text(lang, "digit.empty")}</div>'
+    return f'<div class="digit">{label}</div><div class="confidence">{text(lang, "digit.sure", p=confidence)}</div>'
 
 
-def predict(sketch: dict | None, model_key: str) -> tuple[dict | None, str, np.ndarray | None, str]:
-    """Probabilities of the ten digits (None for an empty canvas), the big digit, the 28 x 28 view, a hint."""
+def empty_state(lang: str) -> tuple[None, str, None, str]:
+    """/predict's outputs for an empty canvas: no probabilities, the invitation, no 28 x 28 view, the hint."""
+    return None, digit_html(None, lang=lang), None, text(lang, "hint.empty")
+
+
+def predict(sketch: dict | None, model_key: str,
+            request: gr.Request | None = None) -> tuple[dict | None, str, np.ndarray | None, str]:
+    """Probabilities of the ten digits (None for an empty canvas), the big digit, the 28 x 28 view, a hint,
+    the texts in the visitor's language."""
+    lang = lang_of(request)
     try:
         p = recognizers.get(model_key).predict(sketch)
     except (ImageError, CheckpointError) as e:     # messages may quote a file name: shown as text, not HTML
-        raise gr.Error(html.escape(str(e))) from None
+        raise gr.Error(html.escape(error_text(lang, e))) from None
     if p.label is None:
-        return None, digit_html(None), None, "The canvas is empty: draw one digit, 0 to 9, large and centred."
+        return empty_state(lang)
     probs = {str(d): float(v) for d, v in enumerate(p.probabilities)}
     first, second = sorted(range(10), key=lambda d: -p.probabilities[d])[:2]
     hint = ""
     if p.probabilities[first] < UNSURE_BELOW:
-        hint = (f"**Not sure**: {first} ({p.probabilities[first]:.0%}) or {second} "
-                f"({p.probabilities[second]:.0%})? Try one clear shape, drawn large.")
-    return probs, digit_html(p.label, p.probabilities[first]), enlarge(p.image28), hint
+        hint = text(lang, "hint.unsure", a=first, pa=p.probabilities[first], b=second, pb=p.probabilities[second])
+    return probs, digit_html(p.label, p.probabilities[first], lang), enlarge(p.image28), hint
 
 
 class Picker(gr.Dropdown):
@@ -69,23 +82,35 @@ class Picker(gr.Dropdown):
         return super().preprocess(payload)
 
 
-def picker_choices() -> list[tuple[str, str]]:
-    return [(e.label, e.key) for e in list_models()]
+def model_label(entry: ModelEntry, lang: str) -> str:
+    """A picker label such as "app-20250101-120000 · 3 epochs · test 97.12%"."""
+    parts = [entry.name or text(lang, "model.shipped")]
+    if entry.epochs:
+        epochs = text(lang, "model.epoch1" if entry.epochs == 1 else "model.epochs", n=entry.epochs)
+        parts.append(epochs + (text(lang, "model.stopped") if entry.stopped else ""))
+    parts.append(text(lang, "model.test", acc=entry.accuracy) if entry.accuracy is not None
+                 else text(lang, "model.unknown"))
+    return " · ".join(parts)
 
 
-def picker_update(model_key: str) -> gr.Dropdown:
+def picker_choices(lang: str = "en") -> list[tuple[str, str]]:
+    return [(model_label(e, lang), e.key) for e in list_models()]
+
+
+def picker_update(model_key: str, request: gr.Request | None = None) -> gr.Dropdown:
     """The picker with the models on disk now, keeping the current choice when it still exists."""
-    choices = picker_choices()
+    choices = picker_choices(lang_of(request))
     return gr.Dropdown(choices=choices, value=model_key if model_key in {k for _, k in choices} else DEFAULT_KEY)
 
 
-def choose_model(choice: str, current: str) -> tuple[str, gr.Dropdown]:
+def choose_model(choice: str, current: str, request: gr.Request | None = None) -> tuple[str, gr.Dropdown]:
     """The picker's choice into this visitor's state, which /predict reads (the API takes only the sketch).
     A file that does not load (deleted, damaged, replaced by something else since it was listed) is
     refused with a warning: the visitor keeps `current` and the picker is reset to it."""
     try:
         recognizers.get(choice)
     except CheckpointError as e:
-        gr.Warning(f"{html.escape(str(e))}. Still using the previous model.")
-        return current, picker_update(current)
+        lang = lang_of(request)
+        gr.Warning(text(lang, "model.kept", detail=html.escape(error_text(lang, e))))
+        return current, picker_update(current, request)
     return choice, gr.Dropdown()

@@ -38,30 +38,28 @@ def runs_dir() -> Path:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    key: str       # what the picker sends back
+    key: str                    # what the picker sends back
     path: Path
-    label: str     # what the picker shows, with the test accuracy
+    name: str | None            # the run's file name without suffix; None for the shipped model
+    epochs: int                 # epochs trained (0 when the file does not say)
+    stopped: bool               # stopped before its last epoch
+    accuracy: float | None      # test accuracy, what the picker shows (webapp.draw.model_label)
 
 
-def describe(name: str, info: dict) -> str:
-    """A picker label such as "app-20250101-120000 · 3 epochs · test 97.12%". Fields of the wrong
-    type (the metadata of a file put in the runs folder by anyone) are left out of the label."""
-    parts = [name]
-    history = info.get("history")
-    if isinstance(history, list) and history:
-        parts.append(f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
-                     + (" (stopped)" if info.get("stopped") is True else ""))
-    acc = info.get("test_accuracy")
+def entry(key: str, path: Path, name: str | None, info: dict) -> ModelEntry:
+    """The picker's facts about one checkpoint. Fields of the wrong type (the metadata of a file put in
+    the runs folder by anyone) are taken as unknown."""
+    history, acc = info.get("history"), info.get("test_accuracy")
     known = isinstance(acc, (int, float)) and not isinstance(acc, bool) and 0 <= acc <= 1
-    parts.append(f"test {acc:.2%}" if known else "test accuracy unknown")
-    return " · ".join(parts)
+    return ModelEntry(key, path, name, len(history) if isinstance(history, list) else 0,
+                      info.get("stopped") is True, float(acc) if known else None)
 
 
 def list_models() -> list[ModelEntry]:
     """The shipped model first, then readable runs, newest first. Any file that cannot be listed (gone
     since the folder was read, a dangling link, unreadable, hostile metadata) is left out with a log
     line: what is in the runs folder never stops the app or the picker."""
-    entries = [entry for entry in [_entry(DEFAULT_KEY, DEFAULT_CHECKPOINT, "shipped model")] if entry]
+    entries = [e for e in [_entry(DEFAULT_KEY, DEFAULT_CHECKPOINT, None)] if e]
     root = runs_dir()
     try:
         found = [(p.stat().st_mtime, p) for p in _existing(root.rglob("*.safetensors"))] if root.is_dir() else []
@@ -70,9 +68,9 @@ def list_models() -> list[ModelEntry]:
         found = []
     for _, path in sorted(found, key=lambda t: t[0], reverse=True):
         rel = path.relative_to(root).as_posix()
-        entry = _entry(RUN_PREFIX + rel, path, rel.removesuffix(".safetensors"))
-        if entry:
-            entries.append(entry)
+        listed = _entry(RUN_PREFIX + rel, path, rel.removesuffix(".safetensors"))
+        if listed:
+            entries.append(listed)
     return entries
 
 
@@ -88,9 +86,9 @@ def _existing(paths) -> list[Path]:
     return kept
 
 
-def _entry(key: str, path: Path, name: str) -> ModelEntry | None:
+def _entry(key: str, path: Path, name: str | None) -> ModelEntry | None:
     try:
-        return ModelEntry(key, path, describe(name, read_metadata(path)))
+        return entry(key, path, name, read_metadata(path))
     except (CheckpointError, OSError) as e:
         log.info("model %s left out of the model list: %s", shown(key), str(e)[:200])
     except Exception as e:     # noqa: BLE001 - anything in a hostile file's metadata must not stop the app

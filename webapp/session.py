@@ -17,6 +17,7 @@ from typing import Iterator
 
 from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, load_mnist
 
+from .i18n import text
 from .limits import ServerLimits
 from .runs import new_run_path, prune_runs, runs_dir
 from .worker import StopFlag, train_in_child
@@ -27,7 +28,16 @@ POINTS_PER_EPOCH = 25       # train-loss points per epoch; each is the mean of t
 
 
 class RunInProgress(RuntimeError):
-    """Another run holds the server's training slot."""
+    """Another run holds the server's training slot; `running` is its snapshot, when it has one."""
+
+    def __init__(self, running: "Snapshot | None") -> None:
+        self.running = running
+        super().__init__(busy_text("en", running))
+
+
+def busy_text(lang: str, running: "Snapshot | None") -> str:
+    status = running.status(lang) if running is not None else "..."
+    return text(lang, "err.busy", status=status)
 
 
 @dataclass
@@ -35,7 +45,8 @@ class Snapshot:
     """Everything known about one run so far: what the Train tab shows and /train streams."""
     config: TrainConfig
     started: float = field(default_factory=time.perf_counter)
-    phase: str = "loading MNIST"
+    phase: str = "loading"      # loading, training, stopping, stopped, finished (webapp.i18n: phase.*)
+    limit_s: float | None = None    # the server's time limit, once the run has been stopped by it
     step: int = 0
     total_steps: int = 0
     steps: list[dict] = field(default_factory=list)     # {"epoch": fractional epoch, "loss": mean loss}
@@ -52,15 +63,19 @@ class Snapshot:
             return 1.0
         return self.step / self.total_steps if self.total_steps else 0.0
 
-    def status(self) -> str:
-        """One line: phase, epoch, last valid accuracy, elapsed time."""
-        parts = [self.phase]
+    def status(self, lang: str = "en") -> str:
+        """One line in `lang`: phase, epoch, last valid accuracy, elapsed time."""
+        phase = text(lang, f"phase.{self.phase}")
+        if self.limit_s is not None:
+            phase = text(lang, "phase.limit", phase=phase, seconds=self.limit_s)
+        parts = [phase]
         if self.total_steps:
             epoch = self.steps[-1]["epoch"] if self.steps else 0.0
-            parts.append(f"epoch {min(math.ceil(epoch), self.config.epochs) or 1} of {self.config.epochs}")
+            parts.append(text(lang, "status.epoch", epoch=min(math.ceil(epoch), self.config.epochs) or 1,
+                              epochs=self.config.epochs))
         if self.epochs:
-            parts.append(f"valid accuracy {self.epochs[-1]['valid_acc']:.2%}")
-        parts.append(f"{self.elapsed:.0f} s")
+            parts.append(text(lang, "status.valid", acc=self.epochs[-1]["valid_acc"]))
+        parts.append(text(lang, "status.seconds", s=self.elapsed))
         return " · ".join(parts)
 
 
@@ -79,10 +94,7 @@ class TrainingSlot:
     def claim(self, owner: str) -> Iterator[StopFlag]:
         """Hold the slot for `owner`, or raise RunInProgress at once."""
         if not self._lock.acquire(blocking=False):
-            running = self.current
-            detail = f" ({running.status()})" if running is not None else ""
-            raise RunInProgress(f"A training run is in progress{detail}. This server trains one model at a "
-                                f"time; try again when it ends. Drawing and predicting keep working meanwhile.")
+            raise RunInProgress(self.current)
         try:
             runs_dir().mkdir(parents=True, exist_ok=True)
             self.owner, self.stop = owner, StopFlag(runs_dir() / f".stop-{secrets.token_hex(8)}")
@@ -125,13 +137,12 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterato
         # ZeroGPU, spaces.GPU already runs train_on_gpu in a worker process, so not a second one there.
         events = (train_on_gpu if ZERO_GPU else train_in_child)(config, out, data, stop)
         snap.phase = "training"
-        last, pending, pending_sum, timed_out = time.perf_counter(), 0, 0.0, False
+        last, pending, pending_sum = time.perf_counter(), 0, 0.0
         try:
             for event in events:
                 if snap.elapsed > limits.max_seconds and not stop.is_set():
                     stop.set()
-                    timed_out = True
-                    snap.phase = f"stopping at this server's limit of {limits.max_seconds:g} s per run"
+                    snap.phase, snap.limit_s = "stopping", limits.max_seconds
                 if isinstance(event, StepEvent):
                     snap.step, snap.total_steps = event.step, event.total_steps
                     per_point = max(1, round(event.total_steps / config.epochs / POINTS_PER_EPOCH))
@@ -146,10 +157,8 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterato
                 elif isinstance(event, DoneEvent):
                     snap.done = event
                     snap.phase = "stopped" if event.stopped else "finished"
-                    if timed_out:
-                        snap.phase += f" at this server's limit of {limits.max_seconds:g} s per run"
-                if stop.is_set() and snap.done is None and not snap.phase.startswith("stopping"):
-                    snap.phase = "stopping: testing and saving the best weights so far"
+                if stop.is_set() and snap.done is None:
+                    snap.phase = "stopping"
                 last = time.perf_counter()
                 yield snap
         finally:

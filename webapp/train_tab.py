@@ -8,9 +8,10 @@ import pandas as pd
 from train import DataError, TrainConfig
 
 from .draw import picker_update
+from .i18n import error_text, lang_of, text
 from .limits import OverServerLimit, training_allowed
 from .runs import run_key
-from .session import RunInProgress, Snapshot, TrainingSlot, run_training
+from .session import RunInProgress, Snapshot, TrainingSlot, busy_text, run_training
 from .worker import TrainingDied
 
 slot = TrainingSlot()
@@ -27,22 +28,22 @@ def frame(rows: list[dict], **dtypes: type) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes)
 
 
-def train_outputs(snap: Snapshot) -> tuple:
-    """A snapshot as the Train tab's outputs: status, progress bar, three plots, result, button, new key."""
+def train_outputs(snap: Snapshot, lang: str = "en") -> tuple:
+    """A snapshot as the Train tab's outputs, texts in `lang`: status, progress bar, three plots, result,
+    button, new key."""
     done = snap.done
     result, new_key = "", None
     if done is not None:
         if done.checkpoint is not None:
             new_key = run_key(done.checkpoint)
-            early = "Stopped early; the best weights so far were kept.  \n" if done.stopped else ""
-            result = (f"### Test accuracy {done.test_acc:.2%}\n{early}"
-                      f"Saved as `{new_key}`: pick it in the Draw tab, or press the button below.")
+            early = text(lang, "result.early") if done.stopped else ""
+            result = text(lang, "result.saved", acc=done.test_acc, early=early, key=new_key)
         else:
-            result = f"### No model saved\n{done.message}."
+            result = text(lang, "result.none", detail=done.message)
     progress = f'<progress value="{snap.fraction:.4f}" max="1"></progress>'
     # The learning rate each epoch trained with: the initial one, then the scheduler's after each epoch.
     lrs = [{"epoch": 0.0, "lr": snap.config.lr}] + [{"epoch": r["epoch"], "lr": r["lr"]} for r in snap.epochs]
-    return (snap.status(), progress, frame(snap.steps, epoch=float, loss=float),
+    return (snap.status(lang), progress, frame(snap.steps, epoch=float, loss=float),
             frame([{"epoch": r["epoch"], "valid_loss": r["valid_loss"]} for r in snap.epochs],
                   epoch=float, valid_loss=float),
             frame(lrs, epoch=float, lr=float), result, gr.Button(visible=new_key is not None), new_key)
@@ -51,27 +52,29 @@ def train_outputs(snap: Snapshot) -> tuple:
 def train_model(epochs: int, batch_size: int, lr: float, lr_factor: float, lr_patience: int, augment: bool,
                 seed: int, request: gr.Request):
     """Train one model and stream its progress; one run at a time per server."""
+    lang = lang_of(request)
     if not training_allowed():
-        raise gr.Error("Training is switched off on this server (ALLOW_TRAINING=0); drawing still works.")
+        raise gr.Error(text(lang, "err.training_off"))
     try:
         config = TrainConfig(epochs=whole(epochs), batch_size=whole(batch_size), lr=lr, lr_factor=lr_factor,
                              lr_patience=whole(lr_patience), augment=augment, seed=whole(seed)).validate()
     except (TypeError, ValueError) as e:
-        raise gr.Error(str(e)) from None
+        raise gr.Error(error_text(lang, e)) from None
     try:
         for snap in run_training(slot, config, owner=request.session_hash):
-            yield train_outputs(snap)
-    except (RunInProgress, TrainingDied, OverServerLimit, DataError) as e:
-        raise gr.Error(str(e)) from None
+            yield train_outputs(snap, lang)
+    except RunInProgress as e:
+        raise gr.Error(busy_text(lang, e.running)) from None
+    except (TrainingDied, OverServerLimit, DataError) as e:
+        raise gr.Error(error_text(lang, e)) from None
 
 
 def stop_training(request: gr.Request) -> str:
     """Stop the caller's own run; its best weights so far are tested and saved. Returns a status line."""
-    if slot.request_stop(request.session_hash):
-        return "Stopping: testing and saving the best weights so far."
-    return "You have no training run in progress to stop."
+    stopped = slot.request_stop(request.session_hash)
+    return text(lang_of(request), "stop.sent" if stopped else "stop.none")
 
 
-def use_model(model_key: str) -> tuple[str, gr.Dropdown, gr.Tabs]:
+def use_model(model_key: str, request: gr.Request) -> tuple[str, gr.Dropdown, gr.Tabs]:
     """Pick the run just trained and show the Draw tab."""
-    return model_key, picker_update(model_key), gr.Tabs(selected="draw")
+    return model_key, picker_update(model_key, request), gr.Tabs(selected="draw")

@@ -14,6 +14,7 @@ from train import TrainConfig
 from .api import CANVAS
 from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, digit_html, picker_choices, picker_update,
                    predict)
+from .i18n import I18N, lang_of, text
 from .limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, UPLOAD_MB_PER_MINUTE,
                      training_allowed)
 from .runs import DEFAULT_KEY
@@ -30,7 +31,32 @@ CSS = """
 .confidence { text-align: center; opacity: 0.7; }
 #seen img { image-rendering: pixelated; }
 progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
+/* A phone: the pad as wide as the screen and the answer right under it, both on screen without
+   scrolling; the columns dissolve so that their parts can be ordered. */
+@media (max-width: 640px) {
+  #intro h1 { font-size: 1.5rem; margin: 0; }
+  #intro p { display: none; }
+  #draw-row { flex-direction: column; }
+  #pad-col, #answer-col { display: contents; }
+  #pad { order: 1; height: calc(100vw + 40px) !important; }
+  #answer { order: 2; }
+  #hint { order: 3; }
+  #pad-actions { order: 4; }
+  #probabilities { order: 5; }
+  #seen { order: 6; }
+  .digit { font-size: 4.5rem; }
+  .digit.empty { font-size: 1.5rem; padding: 1rem 0; }
+}
 """
+
+
+def plot_titles(lang: str, title: str, y: str) -> dict:
+    """A plot's title and axis titles in `lang` (its data columns keep their names for API callers)."""
+    return dict(title=text(lang, title), x_title=text(lang, "axis.epoch"), y_title=text(lang, y))
+
+
+# Gradio scopes CSS to the app's container; the page margin around it is set from the head instead.
+HEAD = "<style>@media (max-width: 640px) { .gradio-container .main.app { padding: 8px !important; } }</style>"
 
 
 @dataclass
@@ -44,70 +70,75 @@ class App:
 def build() -> App:
     on_space = bool(os.environ.get("SPACE_ID"))   # Hugging Face sets SPACE_ID in every Space's environment
     with gr.Blocks(title="Handwritten digits", delete_cache=CACHE_CLEANUP) as demo:
-        gr.Markdown("# Handwritten digit recognizer\nDraw a digit and a small neural network (an MLP trained on "
-                    "MNIST and real pen-drawn digits) reads it as you draw. In the Train tab, train your own and "
-                    "watch it learn.")
+        gr.Markdown(I18N("intro"), elem_id="intro")
         model_key = gr.State(DEFAULT_KEY)
         new_model_key = gr.State(None)
         with gr.Tabs() as tabs:
-            with gr.Tab("Draw", id="draw") as draw_tab:
-                with gr.Row():
-                    with gr.Column(scale=3):
+            with gr.Tab(I18N("tab.draw"), id="draw") as draw_tab:
+                with gr.Row(elem_id="draw-row"):
+                    with gr.Column(scale=3, elem_id="pad-col"):
                         sketch = Sketchpad(value=blank_sketch(), canvas_size=(CANVAS, CANVAS), height=CANVAS + 120,
                                            brush=gr.Brush(default_size=BRUSH, colors=["#000000"], color_mode="fixed"),
                                            eraser=gr.Eraser(default_size=BRUSH * 2), layers=False, transforms=(),
-                                           label="Draw one digit here", buttons=[], format="png")
-                        with gr.Row():
-                            predict_btn = gr.Button("Predict", variant="primary", scale=1)
-                            picker = Picker(scale=3, label="Model (test accuracy on MNIST's 10,000 test digits)",
-                                                 choices=picker_choices(), value=DEFAULT_KEY)
-                    with gr.Column(scale=2):
-                        digit = gr.HTML(digit_html(None), label="Prediction")
-                        hint = gr.Markdown("Draw one digit, 0 to 9; the prediction updates after each stroke.",
-                                           label="Hint")
-                        probabilities = gr.Label(num_top_classes=10, label="Probability of each digit",
-                                                 show_heading=False)
-                        seen = gr.Image(label="What the model saw: 28 x 28 pixels, white on black", type="numpy",
-                                        format="png", interactive=False, buttons=[], elem_id="seen",
-                                        height=28 * CELL + 48)
-            with gr.Tab("Train", id="train"):
+                                           label=I18N("pad"), buttons=[], format="png", elem_id="pad")
+                        with gr.Row(elem_id="pad-actions"):
+                            predict_btn = gr.Button(I18N("predict"), variant="primary", scale=1)
+                            picker = Picker(scale=3, label=I18N("picker"), choices=picker_choices(),
+                                             value=DEFAULT_KEY)
+                    with gr.Column(scale=2, elem_id="answer-col"):
+                        digit = gr.HTML(digit_html(None), label=I18N("prediction"), elem_id="answer")
+                        hint = gr.Markdown(I18N("hint.empty"), label=I18N("hint"), elem_id="hint")
+                        probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),
+                                                 show_heading=False, elem_id="probabilities")
+                        seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
+                                        buttons=[], elem_id="seen", height=28 * CELL + 48)
+            with gr.Tab(I18N("tab.train"), id="train"):
                 if not training_allowed():
-                    gr.Markdown("**Training is switched off on this server.** Drawing and predicting still work.")
-                gr.Markdown("Train a new network on MNIST with your settings. Runs are saved beside the shipped "
-                            "model, which is never overwritten. One run trains at a time on this server.")
+                    gr.Markdown(I18N("train.off"))
+                gr.Markdown(I18N("train.intro"))
                 if on_space:
-                    gr.Markdown("**On this Space only the shipped model persists:** runs trained here are kept on "
-                                "the Space's disk and vanish when it restarts.")
+                    gr.Markdown(I18N("train.space"))
                 with gr.Row():
                     epochs = gr.Slider(*LIMITS["epochs"], value=DEFAULTS.epochs, step=1,
-                                       label="Epochs (passes over the 55,000 training digits)")
+                                       label=I18N("epochs"))
                     batch_size = gr.Number(DEFAULTS.batch_size, precision=0, minimum=LIMITS["batch_size"][0],
-                                           maximum=LIMITS["batch_size"][1], label="Batch size (digits per step)")
+                                           maximum=LIMITS["batch_size"][1], label=I18N("batch_size"))
                     lr = gr.Number(DEFAULTS.lr, minimum=LIMITS["lr"][0], maximum=LIMITS["lr"][1],
-                                   label="Learning rate (Adam, initial)")
+                                   label=I18N("lr"))
                     seed = gr.Number(DEFAULTS.seed, precision=0, minimum=LIMITS["seed"][0],
-                                     maximum=LIMITS["seed"][1], label="Seed (same seed, same result)")
+                                     maximum=LIMITS["seed"][1], label=I18N("seed"))
                 with gr.Row():
                     lr_factor = gr.Slider(*LIMITS["lr_factor"], value=DEFAULTS.lr_factor, step=0.01,
-                                          label="LR factor (applied when valid loss stalls)")
+                                          label=I18N("lr_factor"))
                     lr_patience = gr.Slider(*LIMITS["lr_patience"], value=DEFAULTS.lr_patience, step=1,
-                                            label="LR patience (epochs without improvement)")
-                    augment = gr.Checkbox(DEFAULTS.augment,
-                                          label="Augment (random rotation, slant, size, stroke width)")
+                                            label=I18N("lr_patience"))
+                    augment = gr.Checkbox(DEFAULTS.augment, label=I18N("augment"))
                 with gr.Row():
-                    train_btn = gr.Button("Train", variant="primary", interactive=training_allowed())
-                    stop_btn = gr.Button("Stop", variant="stop")
-                status = gr.Markdown("No run yet.", label="Status")
-                progress = gr.HTML('<progress value="0" max="1"></progress>', label="Progress")
+                    train_btn = gr.Button(I18N("train"), variant="primary", interactive=training_allowed())
+                    stop_btn = gr.Button(I18N("stop"), variant="stop")
+                status = gr.Markdown(I18N("no_run"), label=I18N("status"))
+                progress = gr.HTML('<progress value="0" max="1"></progress>', label=I18N("progress"))
                 with gr.Row():
-                    train_plot = gr.LinePlot(x="epoch", y="loss", label="Train loss",
-                                             title="Train loss (batches, averaged in groups)", height=260)
-                    epoch_plot = gr.ScatterPlot(x="epoch", y="valid_loss", label="Valid loss",
-                                                title="Valid loss per epoch", height=260)
-                    lr_plot = gr.LinePlot(x="epoch", y="lr", label="Learning rate", title="Learning rate per epoch",
-                                          height=260)
-                result = gr.Markdown(label="Result")
-                use_btn = gr.Button("Use this model in Draw", visible=False)
+                    train_plot = gr.LinePlot(x="epoch", y="loss", label=I18N("plot.train"), height=260,
+                                             **plot_titles("en", "title.train", "axis.loss"))
+                    epoch_plot = gr.ScatterPlot(x="epoch", y="valid_loss", label=I18N("plot.valid"), height=260,
+                                                **plot_titles("en", "title.valid", "axis.loss"))
+                    lr_plot = gr.LinePlot(x="epoch", y="lr", label=I18N("plot.lr"), height=260,
+                                          **plot_titles("en", "title.lr", "axis.lr"))
+                result = gr.Markdown(label=I18N("result"))
+                use_btn = gr.Button(I18N("use"), visible=False)
+
+        def localize(model_key: str, request: gr.Request) -> tuple:
+            """What the server writes into the page, in the visitor's language (the rest is resolved by
+            the browser from I18N): the empty answer, the picker's labels, the plots' titles."""
+            lang = lang_of(request)
+            return (digit_html(None, lang=lang), picker_update(model_key, request),
+                    gr.LinePlot(**plot_titles(lang, "title.train", "axis.loss")),
+                    gr.ScatterPlot(**plot_titles(lang, "title.valid", "axis.loss")),
+                    gr.LinePlot(**plot_titles(lang, "title.lr", "axis.lr")))
+
+        demo.load(localize, model_key, [digit, picker, train_plot, epoch_plot, lr_plot], api_visibility="private",
+                  show_progress="hidden")
 
         shown = [probabilities, digit, seen, hint]
         predicting = dict(show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
@@ -130,4 +161,5 @@ def launch(app: App, share: bool = False) -> None:
     torch.set_num_threads(TORCH_THREADS)
     guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
                        cache_max_mb=CACHE_MAX_MB)
-    app.blocks.launch(share=share, css=CSS, max_file_size=MAX_UPLOAD, app_kwargs={"middleware": [guard]})
+    app.blocks.launch(share=share, css=CSS, head=HEAD, max_file_size=MAX_UPLOAD, i18n=I18N,
+                      app_kwargs={"middleware": [guard]})

@@ -1,8 +1,10 @@
 """Drive the real app from outside, as people and clients do: start `python app.py` on a free port,
-open it in headless Chromium, draw pen digits with real mouse strokes, read what the page shows.
+open it in headless Chromium (desktop or touch phone), draw pen digits with real mouse, finger or
+stylus strokes, read what the page shows.
 Used by the app's tests, the benches and scripts/screenshots.py."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -23,6 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 POINTS_PER_STROKE = 16   # each mouse move costs ~0.5 s of WebGL drawing in software; 16 keep a digit's shape
 DIGIT_HEIGHT = 0.6       # drawn digit height as a fraction of the drawing area
+LOAD_TIMEOUT = 60.0      # s to wait for the pad's initial value to load (see open_app)
 
 
 def free_port() -> int:
@@ -103,12 +106,41 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def open_app(browser, url: str):
-    """A page showing the app with the sketchpad ready (English aria-labels, room for both columns)."""
-    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1100})
+# Logs each new "what the model saw" image with its time on the page's clock, for wait_for_prediction;
+# and room for every request's timing (the browser's default buffer of 250 fills during a test).
+SEEN_LOG = """
+performance.setResourceTimingBufferSize(100000);
+window.seen_log = [];
+new MutationObserver(() => {
+    const img = document.querySelector('#seen img'), src = img ? img.getAttribute('src') : null;
+    const log = window.seen_log;
+    if (!log.length || log[log.length - 1].src !== src) log.push({t: performance.now(), src});
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+"""
+DESKTOP = dict(viewport={"width": 1280, "height": 1100})
+PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)   # a 6.1" phone
+
+
+def open_app(browser, url: str, device: dict = DESKTOP, locale: str = "en-US"):
+    """A fresh page showing the app with the sketchpad ready (its brush chosen), on a desktop-sized screen
+    or a touch phone, in `locale` (aria-labels are translated: the brush is "Brush" only in English)."""
+    page = browser.new_context(locale=locale, **device).new_page()
+    page.add_init_script(SEEN_LOG)
+    calls = []
+    page.on("request", lambda r: calls.append(json.loads(r.post_data or "{}").get("fn_index"))
+            if "/queue/join" in r.url else None)
     page.goto(url)
     page.wait_for_selector(".pixi-target canvas", timeout=60_000)
-    page.wait_for_selector('button[aria-label="Brush"].highlight', timeout=30_000)
+    brush = 'button[aria-label="Brush"]' if locale.startswith("en") else "button[aria-label]"
+    page.wait_for_selector(brush + ".highlight", timeout=30_000)
+    # The pad is drawable before its initial value has loaded, and that load ends with a /predict call
+    # (webapp.draw.blank_sketch). In software WebGL it can take seconds, and a stroke drawn meanwhile
+    # gets a prediction of its first half before its own: wait for that call, as a person waits for
+    # the page to settle.
+    predict = page.evaluate("() => window.gradio_config.dependencies.find(d => d.api_name === 'predict').id")
+    deadline = time.monotonic() + LOAD_TIMEOUT
+    while predict not in calls and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
     return page
 
 
@@ -129,9 +161,10 @@ def subsample(stroke, n: int = POINTS_PER_STROKE) -> list[tuple[float, float]]:
     return [stroke[i] for i in idx]
 
 
-def draw_digit(page, strokes) -> None:
-    """Draw unit-square strokes (x right, y down) as mouse drags, centred and DIGIT_HEIGHT tall.
-    Each move is awaited: moves sent together are merged by Chrome into straight lines."""
+def draw_digit(page, strokes, pointer: str = "mouse") -> None:
+    """Draw unit-square strokes (x right, y down), centred and DIGIT_HEIGHT tall, as drags of `pointer`:
+    "mouse", "finger" (touch events) or "pen" (a stylus's pointer events). Each move is awaited: moves
+    sent together are merged by Chrome into straight lines."""
     left, top, side = drawing_area(page)
     points = np.concatenate([np.asarray(s, float) for s in strokes])
     lo, hi = points.min(0), points.max(0)
@@ -141,13 +174,27 @@ def draw_digit(page, strokes) -> None:
     def screen(p) -> tuple[float, float]:
         return left + side / 2 + (p[0] - centre[0]) * scale, top + side / 2 + (p[1] - centre[1]) * scale
 
+    # Playwright's touchscreen only taps and its mouse is only a mouse: a finger or a pen goes through CDP.
+    cdp = page.context.new_cdp_session(page) if pointer != "mouse" else None
     for stroke in strokes:
         pts = [screen(p) for p in subsample(stroke)]
-        page.mouse.move(*pts[0])
-        page.mouse.down()
-        for x, y in pts[1:] if len(pts) > 1 else [(pts[0][0] + 1, pts[0][1] + 1)]:
-            page.mouse.move(x, y)
-        page.mouse.up()
+        moves = pts[1:] if len(pts) > 1 else [(pts[0][0] + 1, pts[0][1] + 1)]
+        if pointer == "finger":
+            for kind, (x, y) in [("touchStart", pts[0])] + [("touchMove", p) for p in moves]:
+                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        elif pointer == "pen":
+            pen = {"pointerType": "pen", "button": "left", "clickCount": 1, "force": 0.5}
+            for kind, (x, y) in [("mousePressed", pts[0])] + [("mouseMoved", p) for p in moves]:
+                cdp.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "buttons": 1, **pen})
+            cdp.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": moves[-1][0], "y": moves[-1][1],
+                                                  "buttons": 0, **pen})
+        else:
+            page.mouse.move(*pts[0])
+            page.mouse.down()
+            for x, y in moves:
+                page.mouse.move(x, y)
+            page.mouse.up()
 
 
 def clear_canvas(page) -> None:
@@ -157,21 +204,18 @@ def clear_canvas(page) -> None:
     page.wait_for_selector('button[aria-label="Brush"].highlight')
 
 
-def seen_src(page) -> str | None:
-    img = page.locator("#seen img")
-    return img.first.get_attribute("src") if img.count() else None
-
-
-def wait_for_prediction(page, before: str | None, settle: float = 1.5, timeout: float = 30.0) -> str:
-    """Wait until the 28 x 28 view has changed from `before` and stayed the same for `settle` seconds
-    (live predictions arrive once per stroke), then return the predicted label the page shows."""
-    deadline = time.monotonic() + timeout
-    last, since = seen_src(page), time.monotonic()
-    while time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-        now = seen_src(page)
-        if now != last:
-            last, since = now, time.monotonic()
-        elif now is not None and now != before and time.monotonic() - since >= settle:
-            return page.locator(".digit").first.inner_text().strip()
-    raise TimeoutError(f"no settled prediction within {timeout:.0f} s")
+def wait_for_prediction(page, settle: float = 1.5, timeout: float = 60.0) -> str:
+    """Wait for the answer to the last stroke drawn: a /predict call made after it, a new 28 x 28 view
+    shown after that call, and no change for `settle` seconds; return the predicted label the page shows.
+    (Predictions of earlier strokes can arrive after a later stroke ends: waiting for any change is not
+    enough.) Times come from the page's own clock: its resource timing and the SEEN_LOG of open_app."""
+    page.wait_for_function("""([ended, settle]) => {
+        const calls = performance.getEntriesByType('resource')
+            .filter(e => e.name.includes('/queue/join') && e.startTime > ended);
+        const log = window.seen_log;
+        if (!calls.length || !log.length) return false;
+        const shown = log.filter(s => s.src && s.t > calls[calls.length - 1].startTime);
+        return shown.length > 0 && performance.now() - log[log.length - 1].t > settle; }""",
+                           arg=[page.evaluate("performance.now()"), settle * 1000], polling=200,
+                           timeout=timeout * 1000)
+    return page.locator(".digit").first.inner_text().strip()
