@@ -111,7 +111,8 @@ def _header(path: Path) -> tuple[dict, Path]:
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is a safetensors file but not a {FORMAT} checkpoint")
     if metadata.get("format_version") != str(FORMAT_VERSION):
-        raise CheckpointError(f"{path.name} has checkpoint format version {str(metadata.get('format_version'))[:40]!r}; "
+        version = str(metadata.get("format_version"))[:40]
+        raise CheckpointError(f"{path.name} has checkpoint format version {version!r}; "
                               f"this code reads version {FORMAT_VERSION}")
     try:
         info = json.loads(metadata["info"])
@@ -137,10 +138,12 @@ def _expected_shapes(path: Path, info: dict) -> dict[str, tuple[int, ...]]:
     try:
         config = ModelConfig.from_dict(info["model_config"])
     except (KeyError, TypeError, ValueError, OverflowError) as e:
-        raise CheckpointError(f"{path.name}: its model config is damaged ({type(e).__name__}: {str(e)[:120]})") from None
+        raise CheckpointError(f"{path.name}: its model config is damaged "
+                              f"({type(e).__name__}: {str(e)[:120]})") from None
     widths = (config.in_features, *config.hidden, config.n_classes)
     if min(widths) < 1 or len(widths) > MAX_LAYERS + 1:
-        raise CheckpointError(f"{path.name}: a model config of widths {str(widths)[:120]} is not an MLP this code builds")
+        raise CheckpointError(f"{path.name}: a model config of widths {str(widths)[:120]} is not an MLP "
+                              f"this code builds")
     shapes = {}
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
         shapes[f"layers.{i}.weight"], shapes[f"layers.{i}.bias"] = (b, a), (b,)

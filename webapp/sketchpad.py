@@ -103,7 +103,8 @@ class Sketchpad(gr.Sketchpad):
         if not isinstance(fields, dict) or not isinstance(files, list) or len(files) != 1:
             raise HTTPException(400, "Send one image with the fields id, type and index.")
         kind, blob_id, blob = fields.get("type"), fields.get("id"), files[0][1]
-        if kind not in ("background", "layer", "composite") or not isinstance(blob_id, str) or not 0 < len(blob_id) <= 64:
+        good_id = isinstance(blob_id, str) and 0 < len(blob_id) <= 64
+        if kind not in ("background", "layer", "composite") or not good_id:
             raise HTTPException(400, "type must be background, layer or composite, and id a string of 1-64 "
                                      "characters.")
         index = None
