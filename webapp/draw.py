@@ -7,6 +7,8 @@ import numpy as np
 from mnist_model import CheckpointError, ImageError
 
 from .api import CANVAS
+from .feedback import REFUSED_EMPTY, REFUSED_LABEL, FeedbackRefused
+from .feedback_sync import store
 from .recognizers import Recognizers
 from .runs import DEFAULT_KEY, list_models
 
@@ -74,3 +76,27 @@ def choose_model(choice: str, current: str) -> tuple[str, gr.Dropdown]:
         gr.Warning(f"{e}. Still using the previous model.")
         return current, picker_update(current)
     return choice, gr.Dropdown()
+
+
+def save_correction(sketch: dict | None, label: int | None, model_key: str, request: gr.Request) -> tuple[str, None]:
+    """Keep the drawing with the digit the visitor says it is, and the answer the app gave (so misreads
+    can be counted). Returns the visitor's message and a cleared choice; a refusal is a gr.Error."""
+    if label is None:
+        raise gr.Error(REFUSED_LABEL.format(label=label))
+    return _keep(sketch, label, model_key, request.session_hash or ""), None
+
+
+def confirm_answer(sketch: dict | None, model_key: str, request: gr.Request) -> str:
+    """Keep the drawing labelled with the app's own answer, which the visitor says is right."""
+    return _keep(sketch, None, model_key, request.session_hash or "")
+
+
+def _keep(sketch: dict | None, label: int | None, model_key: str, session: str) -> str:
+    try:
+        answer = recognizers.get(model_key).predict(sketch).label
+        if answer is None:
+            raise FeedbackRefused(REFUSED_EMPTY)
+        return store().add(sketch, answer if label is None else label, predicted=answer, model=model_key,
+                           session=session)
+    except (ImageError, CheckpointError, FeedbackRefused) as e:
+        raise gr.Error(str(e)) from None

@@ -6,8 +6,10 @@ import gradio as gr
 import pandas as pd
 
 from train import DataError, TrainConfig
+from train.feedback import FeedbackError, read_feedback
 
 from .draw import picker_update
+from .feedback import feedback_dir
 from .limits import OverServerLimit, training_allowed
 from .runs import run_key
 from .session import RunInProgress, Snapshot, TrainingSlot, run_training
@@ -48,9 +50,24 @@ def train_outputs(snap: Snapshot) -> tuple:
             frame(lrs, epoch=float, lr=float), result, gr.Button(visible=new_key is not None), new_key)
 
 
+def feedback_count() -> int:
+    """How many corrected drawings this server holds (0 when it holds none or cannot read them)."""
+    try:
+        return len(read_feedback(feedback_dir(), check_images=False))
+    except FeedbackError:
+        return 0
+
+
+def feedback_checkbox() -> gr.Checkbox:
+    """The Train tab's checkbox, labelled with the current count."""
+    n = feedback_count()
+    return gr.Checkbox(label=f"Include the corrected drawings ({n:,})", interactive=n > 0)
+
+
 def train_model(epochs: int, batch_size: int, lr: float, lr_factor: float, lr_patience: int, augment: bool,
-                seed: int, request: gr.Request):
-    """Train one model and stream its progress; one run at a time per server."""
+                seed: int, use_feedback: bool, request: gr.Request):
+    """Train one model and stream its progress; one run at a time per server. `use_feedback` adds the
+    drawings visitors corrected in the Draw tab to the training digits."""
     if not training_allowed():
         raise gr.Error("Training is switched off on this server (ALLOW_TRAINING=0); drawing still works.")
     try:
@@ -59,9 +76,10 @@ def train_model(epochs: int, batch_size: int, lr: float, lr_factor: float, lr_pa
     except (TypeError, ValueError) as e:
         raise gr.Error(str(e)) from None
     try:
-        for snap in run_training(slot, config, owner=request.session_hash):
+        for snap in run_training(slot, config, owner=request.session_hash,
+                                 feedback=feedback_dir() if use_feedback else None):
             yield train_outputs(snap)
-    except (RunInProgress, TrainingDied, OverServerLimit, DataError) as e:
+    except (RunInProgress, TrainingDied, OverServerLimit, DataError, FeedbackError) as e:
         raise gr.Error(str(e)) from None
 
 

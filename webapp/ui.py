@@ -11,11 +11,13 @@ import torch
 from train import TrainConfig
 
 from .api import CANVAS
-from .draw import BRUSH, CELL, blank_sketch, choose_model, digit_html, picker_choices, picker_update, predict
+from .draw import (BRUSH, CELL, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices, picker_update,
+                   predict, save_correction)
+from .feedback import NOTE, RIGHT_BUTTON, WRONG_LABEL, FeedbackLimits
 from .limits import CACHE_CLEANUP, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, training_allowed
 from .runs import DEFAULT_KEY
 from .sketchpad import Sketchpad
-from .train_tab import stop_training, train_model, use_model
+from .train_tab import feedback_checkbox, stop_training, train_model, use_model
 
 LIMITS = TrainConfig.LIMITS
 DEFAULTS = TrainConfig()
@@ -25,6 +27,8 @@ CSS = """
 .digit.empty { font-size: 2rem; font-weight: 400; opacity: 0.6; padding: 2.5rem 0; }
 .confidence { text-align: center; opacity: 0.7; }
 #seen img { image-rendering: pixelated; }
+#correct { align-items: center; }
+#kept { font-size: 0.85rem; opacity: 0.75; }
 progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
 """
 
@@ -39,6 +43,7 @@ class App:
 
 def build() -> App:
     on_space = bool(os.environ.get("SPACE_ID"))   # Hugging Face sets SPACE_ID in every Space's environment
+    collecting = FeedbackLimits.from_env().max_items > 0
     with gr.Blocks(title="Handwritten digits", delete_cache=CACHE_CLEANUP) as demo:
         gr.Markdown("# Handwritten digit recognizer\nDraw a digit and a small neural network (an MLP trained on "
                     "MNIST and real pen-drawn digits) reads it as you draw. In the Train tab, train your own and "
@@ -59,6 +64,10 @@ def build() -> App:
                                                  choices=picker_choices(), value=DEFAULT_KEY)
                     with gr.Column(scale=2):
                         digit = gr.HTML(digit_html(None), label="Prediction")
+                        with gr.Row(elem_id="correct", visible=collecting):
+                            right_btn = gr.Button(RIGHT_BUTTON, size="sm", scale=0, min_width=90)
+                            correction = gr.Radio(list(range(10)), label=WRONG_LABEL, scale=4)
+                        kept = gr.Markdown(NOTE, elem_id="kept", visible=collecting)
                         hint = gr.Markdown("Draw one digit, 0 to 9; the prediction updates after each stroke.",
                                            label="Hint")
                         probabilities = gr.Label(num_top_classes=10, label="Probability of each digit",
@@ -66,7 +75,7 @@ def build() -> App:
                         seen = gr.Image(label="What the model saw: 28 x 28 pixels, white on black", type="numpy",
                                         format="png", interactive=False, buttons=[], elem_id="seen",
                                         height=28 * CELL + 48)
-            with gr.Tab("Train", id="train"):
+            with gr.Tab("Train", id="train") as train_tab:
                 if not training_allowed():
                     gr.Markdown("**Training is switched off on this server.** Drawing and predicting still work.")
                 gr.Markdown("Train a new network on MNIST with your settings. Runs are saved beside the shipped "
@@ -90,6 +99,7 @@ def build() -> App:
                                             label="LR patience (epochs without improvement)")
                     augment = gr.Checkbox(DEFAULTS.augment,
                                           label="Augment (random rotation, slant, size, stroke width)")
+                    use_feedback = feedback_checkbox()
                 with gr.Row():
                     train_btn = gr.Button("Train", variant="primary", interactive=training_allowed())
                     stop_btn = gr.Button("Stop", variant="stop")
@@ -112,7 +122,11 @@ def build() -> App:
         picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private").then(
             predict, [sketch, model_key], shown, api_visibility="private", **predicting)
         draw_tab.select(picker_update, model_key, picker, api_visibility="private")
-        train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed],
+        correction.input(save_correction, [sketch, correction, model_key], [kept, correction], api_name="feedback",
+                         concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY)
+        right_btn.click(confirm_answer, [sketch, model_key], kept, api_visibility="private", concurrency_id="predict")
+        train_tab.select(feedback_checkbox, None, use_feedback, api_visibility="private")
+        train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed, use_feedback],
                         [status, progress, train_plot, epoch_plot, lr_plot, result, use_btn, new_model_key],
                         api_name="train", concurrency_limit=4, show_progress="minimal")
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
