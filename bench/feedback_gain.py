@@ -4,9 +4,10 @@ digits is drawn once, at a random canvas size, digit size, position and brush, a
 app's own feedback store (webapp.feedback) as the browser's drawing would be. The other half are
 scored on bench.pen_accuracy's grid by two models of the same recipe and seed: one trained on MNIST
 alone (`python -m train`), one with the visitors' folder added (`python -m train --feedback DIR`).
+The drawings are made once (by the first seed); each seed then trains both models.
 
-    python -m bench.feedback_gain                    # seeds 0 and 1: four trainings (~20 min on 2 cores)
-    python -m bench.feedback_gain --seeds 0,1,2 --samples 0"""
+    python -m bench.feedback_gain                    # seeds 0 and 1, 5 epochs: four trainings
+    python -m bench.feedback_gain --epochs 20 --seeds 0,1,2 --samples 0    # the documented 20 epochs"""
 from __future__ import annotations
 
 import argparse
@@ -50,9 +51,10 @@ def summary(grid: dict, groups: list[str]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--seeds", default="0,1", help="training seeds (each also picks the drawings and positions)")
+    ap.add_argument("--seeds", default="0,1", help="training seeds (each also picks the scored sample and positions)")
+    ap.add_argument("--epochs", type=int, default=5, help="epochs of each training (the documented recipe: 20)")
     ap.add_argument("--drawings", type=int, default=1, help="corrections each visitor digit gives")
-    ap.add_argument("--samples", type=int, default=900, help="scored digits, 0 = all of the scored writers'")
+    ap.add_argument("--samples", type=int, default=600, help="scored digits, 0 = all of the scored writers'")
     ap.add_argument("--pen-digits", default=None, help="JSON-lines pen digits (default: the dev set)")
     ap.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_ROOT or ./data)")
     args = ap.parse_args()
@@ -65,25 +67,26 @@ def main() -> None:
     print(f"visitors: {len(visitors)} digits of {len({d.writer for d in visitors})} writers; scored: "
           f"{len(scored)} digits of {len({d.writer for d in scored})} others "
           f"({', '.join(f'{g} {n}' for g, n in sorted(Counter(d.writer_group for d in scored).items()))})")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        items = collect(visitors, Path(tmp) / "feedback", args.drawings, seeds[0])
+        feedback = feedback_training(read_feedback(Path(tmp) / "feedback"))
+        print(f"{items} corrections stored and read back in {time.perf_counter() - started:.0f} s")
     rows = []
-    for seed in (int(s) for s in args.seeds.split(",")):
-        config = TrainConfig(seed=seed)
+    for seed in seeds:
+        config = TrainConfig(seed=seed, epochs=args.epochs)
         mnist = load_mnist(args.data_dir, config.valid_size, seed)
         held = sample_digits(scored, args.samples, seed)
-        with tempfile.TemporaryDirectory() as tmp:
+        for name, data in (("MNIST recipe", mnist), ("+ feedback", mnist.with_extra_training(*feedback))):
             started = time.perf_counter()
-            items = collect(visitors, Path(tmp) / "feedback", args.drawings, seed)
-            with_feedback = mnist.with_extra_training(*feedback_training(read_feedback(Path(tmp) / "feedback")))
-            print(f"seed {seed}: {items} corrections stored and read back in {time.perf_counter() - started:.0f} s")
-            for name, data in (("MNIST recipe", mnist), ("+ feedback", with_feedback)):
-                started = time.perf_counter()
-                rec = train_recognizer(config, data, seed)
-                result = summary(pen_grid(rec, held, seed), groups)
-                rows.append((seed, name, result, rec.info["test_accuracy"]))
-                print(f"seed {seed} {name}: mean {result['mean']:.2%}, worst {result['worst']:.2%}, MNIST test "
-                      f"{rec.info['test_accuracy']:.2%}; {time.perf_counter() - started:.0f} s")
-    print(f"\n{len(held)} digits of the scored writers per combination, {len(CANVASES) * len(HEIGHTS) * len(BRUSHES)} "
-          f"combinations of canvas x height x brush:")
+            rec = train_recognizer(config, data, seed)
+            result = summary(pen_grid(rec, held, seed), groups)
+            rows.append((seed, name, result, rec.info["test_accuracy"]))
+            print(f"seed {seed} {name}: mean {result['mean']:.2%}, worst {result['worst']:.2%}, MNIST test "
+                  f"{rec.info['test_accuracy']:.2%}; {time.perf_counter() - started:.0f} s")
+    print(f"\n{args.epochs} epochs; {len(held)} digits of the scored writers in each of "
+          f"{len(CANVASES) * len(HEIGHTS) * len(BRUSHES)} combinations of canvas x height x brush:")
     print("| seed | training | mean | worst | " + " | ".join(groups) + " | MNIST test |")
     print("|" + "---|" * (5 + len(groups)))
     for seed, name, r, test in rows:
