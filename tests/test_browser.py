@@ -1,9 +1,11 @@
 """The app in a real browser (Playwright driving Debian's Chromium), used as a person uses it:
-pen digits drawn with mouse strokes are read correctly, Clear brings back the empty state, Train
-fills the plots, Stop ends the run, and its model goes to the Draw tab in one click.
+pen digits drawn with mouse strokes are read correctly, Clear brings back the empty state, a click
+under the answer stores the drawing with the digit chosen, Train fills the plots, Stop ends the run,
+and its model goes to the Draw tab in one click.
 Screenshots land in test-artifacts/. Skipped without Chromium unless REQUIRE_BROWSER=1."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -35,10 +37,16 @@ def line_points(page, plot: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def page(mnist_root, tmp_path_factory):
+def feedback(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("feedback")
+
+
+@pytest.fixture(scope="module")
+def page(mnist_root, tmp_path_factory, feedback):
     ARTIFACTS.mkdir(exist_ok=True)
     runs = tmp_path_factory.mktemp("runs")
-    with serve_app({"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(runs)}) as url, sync_playwright() as pw:
+    env = {"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(runs), "FEEDBACK_DIR": str(feedback)}
+    with serve_app(env) as url, sync_playwright() as pw:
         browser = launch_chromium(pw)
         yield open_app(browser, url)
         browser.close()
@@ -62,6 +70,20 @@ def test_drawn_pen_digits_are_read(page, pen_digits_path):
         page.screenshot(path=ARTIFACTS / f"draw-{i}-label{digit.label}.png", full_page=True)
         top_row = page.locator('[data-testid="label"] button.confidence-set').first.inner_text().split()[0]
         assert shown == top_row == str(digit.label), f"{digit.id}: drew {digit.label}, page shows {shown}"
+
+
+def test_a_click_under_the_answer_stores_the_drawing(page, feedback):
+    shown = page.locator(".digit").first.inner_text().strip()       # the last digit drawn above is still there
+    assert shown.isdigit()
+    wrong = str((int(shown) + 1) % 10)
+    page.locator("#correct").get_by_role("radio", name=wrong, exact=True).click()
+    page.locator("#kept").get_by_text(f"Saved as {wrong}").wait_for(timeout=30_000)
+    page.get_by_role("button", name="✓ Right").click()
+    page.locator("#kept").get_by_text(f"Saved as {shown}").wait_for(timeout=30_000)
+    page.screenshot(path=ARTIFACTS / "draw-corrected.png", full_page=True)
+    stored = [json.loads(line) for line in (feedback / "metadata.jsonl").read_text().splitlines()]
+    assert [(r["label"], r["predicted"]) for r in stored] == [(int(wrong), int(shown)), (int(shown), int(shown))]
+    assert all((feedback / r["file_name"]).is_file() for r in stored)
 
 
 def test_train_fills_the_plots_and_stop_hands_the_model_to_draw(page):
