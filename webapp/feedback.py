@@ -129,15 +129,19 @@ class FeedbackStore:
                   # anonymous: the same browser tab gives the same id, which names no one
                   "session": hashlib.sha256(session.encode()).hexdigest()[:12]}
         line = (json.dumps(record) + "\n").encode()
+        size = len(png.getvalue()) + len(line)
         with folder_lock(self.folder), (self.scheduler.lock if self.scheduler else nullcontext()):
-            if self.items >= self.limits.max_items or self.bytes + len(png.getvalue()) + len(line) > self.limits.max_mb * 1e6:
+            if not self._fits(size):
                 self.items, self.bytes = self._measure()          # a reviewer may have dropped items since
-                if self.items >= self.limits.max_items or self.bytes + len(png.getvalue()) + len(line) > self.limits.max_mb * 1e6:
+                if not self._fits(size):
                     raise FeedbackRefused(REFUSED_FULL)
             _write_atomic(self.folder / name, png.getvalue())
             _append_line(self.folder / METADATA, line)
-            self.items, self.bytes = self.items + 1, self.bytes + len(png.getvalue()) + len(line)
+            self.items, self.bytes = self.items + 1, self.bytes + size
         return KEPT.format(label=label)
+
+    def _fits(self, size: int) -> bool:
+        return self.items < self.limits.max_items and self.bytes + size <= self.limits.max_mb * 1e6
 
     def _take_turn(self, session: str) -> None:
         """Refuse a session's item beyond per_minute in the last 60 s; forget sessions idle that long."""
