@@ -1,11 +1,13 @@
 """The app in a real browser (Playwright driving Debian's Chromium), used as a person uses it:
 pen digits drawn with mouse strokes are read correctly, the first one a one-stroke digit drawn as the
 fresh page's first action; on a touch phone a finger's first stroke is answered with the pad and the
-answer on screen together; a Russian browser gets a Russian page; Clear brings back the empty state,
-Train fills the plots, Stop ends the run, and its model goes to the Draw tab in one click.
+answer on screen together; a Russian browser gets a Russian page; Clear brings back the empty state;
+a click under the answer stores the drawing with the digit chosen; Train fills the plots, Stop ends
+the run, and its model goes to the Draw tab in one click.
 Screenshots land in test-artifacts/. Skipped without Chromium unless REQUIRE_BROWSER=1."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -37,11 +39,17 @@ def line_points(page, plot: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def app(mnist_root, tmp_path_factory):
+def feedback(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("feedback")
+
+
+@pytest.fixture(scope="module")
+def app(mnist_root, tmp_path_factory, feedback):
     """(browser, url): the app served once for this module, and a Chromium to open fresh pages in."""
     ARTIFACTS.mkdir(exist_ok=True)
     runs = tmp_path_factory.mktemp("runs")
-    with serve_app({"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(runs)}) as url, sync_playwright() as pw:
+    env = {"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(runs), "FEEDBACK_DIR": str(feedback)}
+    with serve_app(env) as url, sync_playwright() as pw:
         browser = launch_chromium(pw)
         yield browser, url
         browser.close()
@@ -108,6 +116,22 @@ def test_a_russian_browser_gets_a_russian_page(app):
     page.get_by_role("button", name="Обучить").wait_for()
     assert page.get_by_role("button", name="Стоп").count() == 1
     page.context.close()
+
+
+def test_a_click_under_the_answer_stores_the_drawing(page, feedback, pen_digits_path):
+    digit = next(d for d in load_pen_digits(pen_digits_path) if sum(min(16, len(s)) for s in d.strokes) <= MAX_POINTS)
+    clear_canvas(page)
+    draw_digit(page, digit.strokes)
+    shown = wait_for_prediction(page)              # right or wrong: a visitor corrects what the page shows
+    wrong = str((int(shown) + 1) % 10)
+    page.locator("#correct").get_by_role("radio", name=wrong, exact=True).click()
+    page.locator("#kept").get_by_text(f"Saved as {wrong}").wait_for(timeout=30_000)
+    page.get_by_role("button", name="✓ Right").click()
+    page.locator("#kept").get_by_text(f"Saved as {shown}").wait_for(timeout=30_000)
+    page.screenshot(path=ARTIFACTS / "draw-corrected.png", full_page=True)
+    stored = [json.loads(line) for line in (feedback / "metadata.jsonl").read_text().splitlines()]
+    assert [(r["label"], r["predicted"]) for r in stored] == [(int(wrong), int(shown)), (int(shown), int(shown))]
+    assert all((feedback / r["file_name"]).is_file() for r in stored)
 
 
 def test_train_fills_the_plots_and_stop_hands_the_model_to_draw(page):

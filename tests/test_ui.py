@@ -81,3 +81,37 @@ class Request:
 def test_the_visitors_language_comes_from_accept_language(header, lang):
     assert lang_of(Request(header)) == lang
     assert lang_of(None) == "en"
+
+
+def components(monkeypatch, **env: str) -> list[dict]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return [c.get("props", {}) for c in build().blocks.get_config_file()["components"]]
+
+
+def test_the_train_tab_offers_the_corrected_drawings_with_their_count(monkeypatch, tmp_path, pen_digits_path):
+    from train.pen_digits import load_pen_digits, render_sketchpad
+    from webapp.feedback import FeedbackStore
+    from webapp.train_tab import feedback_checkbox
+    store = FeedbackStore(tmp_path)
+    for i, digit in enumerate(load_pen_digits(pen_digits_path)[:3]):
+        store.add(render_sketchpad(digit, canvas=448, seed=i), digit.label, predicted=None, model="default",
+                  session="s")
+    labels = [english(p.get("label")) for p in components(monkeypatch, FEEDBACK_DIR=str(tmp_path))]
+    assert "Include the corrected drawings" in labels and "Wrong? It was:" in labels
+    monkeypatch.setenv("FEEDBACK_DIR", str(tmp_path))               # the count, as showing the tab refreshes it
+    assert feedback_checkbox().label == "Include the corrected drawings (3)"
+    assert feedback_checkbox(Request("ru-RU,ru")).label == "Добавить исправленные рисунки (3)"
+    monkeypatch.setenv("FEEDBACK_DIR", str(tmp_path / "none"))
+    empty = feedback_checkbox()
+    assert empty.label.endswith("(0)") and empty.interactive is False
+
+
+def test_a_server_that_keeps_no_drawings_offers_no_correction(monkeypatch, tmp_path):
+    props = components(monkeypatch, FEEDBACK_DIR=str(tmp_path), FEEDBACK_MAX_ITEMS="0")
+    row = next(p for p in props if p.get("elem_id") == "correct")
+    note = next(p for p in props if p.get("elem_id") == "kept")
+    assert "Nothing is kept unless you click" in english(note["value"])
+    assert row["visible"] is False and note["visible"] is False
+    shown = components(monkeypatch, FEEDBACK_MAX_ITEMS="10")
+    assert next(p for p in shown if p.get("elem_id") == "correct")["visible"] is True

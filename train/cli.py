@@ -18,6 +18,7 @@ from tqdm import tqdm
 from .config import TrainConfig
 from .data import PEN_RENDERS, DataError, load_mnist, pen_renders
 from .engine import DoneEvent, EpochEvent, StepEvent, train
+from .feedback import FeedbackError, feedback_training, read_feedback
 from .pen_digits import load_pen_digits
 
 CHECKPOINT_NAME = "mnist_mlp.safetensors"
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also train on these real pen digits, drawn as the app receives drawings")
     p.add_argument("--pen-renders", type=int, default=PEN_RENDERS,
                    help="random drawings made of each pen digit, every second one with varied strokes")
+    p.add_argument("--feedback", default=None, metavar="DIR",
+                   help="also train on the drawings visitors labelled in the app (a folder in imagefolder layout: "
+                        "DIR/metadata.jsonl and its PNGs; python -m train.feedback list DIR shows them)")
     p.add_argument("--out", default="runs/cli", help="folder for the checkpoint, metrics.json and plots")
     p.add_argument("--dry-run", action="store_true",
                    help=f"smoke test: 2 epochs on {DRY_RUN_DIGITS} training digits, all outputs written")
@@ -63,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.pen_digits:
             data = data.with_extra_training(*pen_renders(load_pen_digits(args.pen_digits), args.pen_renders,
                                                                 config.seed))
-    except (ValueError, DataError, OSError) as e:
+        if args.feedback:
+            data = data.with_extra_training(*feedback_training(read_feedback(args.feedback)))
+    except (ValueError, DataError, FeedbackError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -9,6 +9,8 @@ import numpy as np
 from mnist_model import CheckpointError, ImageError
 
 from .api import CANVAS
+from .feedback import FeedbackRefused
+from .feedback_sync import store
 from .i18n import error_text, lang_of, text
 from .recognizers import Recognizers
 from .runs import DEFAULT_KEY, ModelEntry, list_models, shown
@@ -114,3 +116,30 @@ def choose_model(choice: str, current: str, request: gr.Request | None = None) -
         gr.Warning(text(lang, "model.kept", detail=html.escape(error_text(lang, e))))
         return current, picker_update(current, request)
     return choice, gr.Dropdown()
+
+
+def save_correction(sketch: dict | None, label: int | None, model_key: str, request: gr.Request) -> tuple[str, None]:
+    """Keep the drawing with the digit the visitor says it is, and the answer the app gave (so misreads
+    can be counted). Returns the visitor's message and a cleared choice; a refusal is a gr.Error."""
+    if label is None:
+        raise gr.Error(text(lang_of(request), "feedback.label", label=label))
+    return _keep(sketch, label, model_key, request), None
+
+
+def confirm_answer(sketch: dict | None, model_key: str, request: gr.Request) -> str:
+    """Keep the drawing labelled with the app's own answer, which the visitor says is right."""
+    return _keep(sketch, None, model_key, request)
+
+
+def _keep(sketch: dict | None, label: int | None, model_key: str, request: gr.Request) -> str:
+    lang = lang_of(request)
+    try:
+        answer = recognizers.get(model_key).predict(sketch).label
+        if answer is None:
+            raise FeedbackRefused("feedback.empty")
+        return store().add(sketch, answer if label is None else label, predicted=answer, model=model_key,
+                           session=request.session_hash or "", lang=lang)
+    except FeedbackRefused as e:
+        raise gr.Error(text(lang, e.key, **e.values)) from None
+    except (ImageError, CheckpointError) as e:
+        raise gr.Error(html.escape(error_text(lang, e))) from None

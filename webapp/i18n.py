@@ -60,6 +60,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "plot.lr": ("Learning rate", "Скорость обучения"),
     "result": ("Result", "Результат"),
     "use": ("Use this model in Draw", "Рисовать с этой моделью"),
+    "feedback.right": ("✓ Right", "✓ Верно"),
+    "feedback.include.tab": ("Include the corrected drawings", "Добавить исправленные рисунки"),
+    "feedback.wrong": ("Wrong? It was:", "Ошибка? Это была:"),
+    "feedback.note": ("Nothing is kept unless you click: a click saves this drawing (no name, no account) with the "
+                      "digit you chose and the app's answer, so that the next models learn from handwriting like "
+                      "yours.",
+                      "Без вашего нажатия ничего не сохраняется: нажатие сохраняет этот рисунок (без имени и учётной "
+                      "записи) с выбранной вами цифрой и ответом приложения, чтобы следующие модели учились на "
+                      "таком почерке, как ваш."),
     # Made by handlers: resolved on the server (text)
     "title.train": ("Train loss (batches, averaged in groups)", "Ошибка на обучении (батчи, усреднённые группами)"),
     "title.valid": ("Valid loss per epoch", "Ошибка на валидации по эпохам"),
@@ -67,6 +76,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "axis.epoch": ("epoch", "эпоха"),
     "axis.loss": ("loss", "ошибка"),
     "axis.lr": ("learning rate", "скорость"),
+    "feedback.include": ("Include the corrected drawings ({n:,})", "Добавить исправленные рисунки ({n:,})"),
+    "feedback.kept": ("Saved as {label}. Thank you: corrected drawings train the next models.",
+                      "Сохранено как {label}. Спасибо: исправленные рисунки обучают следующие модели."),
+    "feedback.empty": ("Nothing to save: the canvas is empty. Draw a digit first.",
+                       "Нечего сохранять: холст пуст. Сначала нарисуйте цифру."),
+    "feedback.label": ("The label must be one digit, 0 to 9; got {label!r}.",
+                       "Метка должна быть одной цифрой от 0 до 9, получено {label!r}."),
+    "feedback.rate": ("That is {limit} drawings in a minute from you; wait a moment and try again.",
+                      "Это уже {limit} рисунков от вас за минуту; подождите немного и попробуйте снова."),
+    "feedback.full": ("This server's collection of drawings is full; nothing was saved. Thank you all the same.",
+                      "Собрание рисунков на этом сервере заполнено; ничего не сохранено. Всё равно спасибо."),
+    "feedback.off": ("This server does not keep drawings.", "Этот сервер не сохраняет рисунки."),
     "digit.empty": ("draw a digit", "нарисуйте цифру"),
     "digit.sure": ("{p:.0%} sure", "уверенность {p:.0%}"),
     "hint.empty": ("The canvas is empty: draw one digit, 0 to 9, large and centred. The answer updates after "

@@ -13,9 +13,11 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, load_mnist
+from train.feedback import feedback_training, read_feedback
 
 from .i18n import text
 from .limits import ServerLimits
@@ -119,9 +121,11 @@ class TrainingSlot:
             return self._data[1]
 
 
-def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterator[Snapshot]:
+def run_training(slot: TrainingSlot, config: TrainConfig, owner: str,
+                 feedback: Path | None = None) -> Iterator[Snapshot]:
     """Train `config` in `slot` and yield snapshots: at start, every UPDATE_SECONDS, every epoch, at the end.
-    Before any training, raises ValueError for a bad config, RunInProgress when the slot is taken and
+    `feedback`: a feedback folder whose drawings are added to the training digits (FeedbackError when
+    it cannot be read). Before any training, raises ValueError for a bad config, RunInProgress when the slot is taken and
     OverServerLimit for a run over the server's limits (counted on the data it would train on, which
     the slot reads once and keeps). A run still going after limits.max_seconds is stopped and saved."""
     config.validate()
@@ -131,6 +135,10 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterato
         slot.current = snap
         yield snap
         data = slot.data(config.valid_size, config.seed)
+        if feedback is not None:
+            snap.phase = "reading the corrected drawings"
+            yield snap
+            data = data.with_extra_training(*feedback_training(read_feedback(feedback)))
         limits.check(config, data)
         out = new_run_path()
         # In a process of its own, so that training and request handlers share no interpreter lock; on

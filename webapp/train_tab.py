@@ -6,8 +6,10 @@ import gradio as gr
 import pandas as pd
 
 from train import DataError, TrainConfig
+from train.feedback import FeedbackError, read_feedback
 
 from .draw import picker_update
+from .feedback import feedback_dir
 from .i18n import error_text, lang_of, text
 from .limits import OverServerLimit, training_allowed
 from .runs import run_key
@@ -49,9 +51,24 @@ def train_outputs(snap: Snapshot, lang: str = "en") -> tuple:
             frame(lrs, epoch=float, lr=float), result, gr.Button(visible=new_key is not None), new_key)
 
 
+def feedback_count() -> int:
+    """How many corrected drawings this server holds (0 when it holds none or cannot read them)."""
+    try:
+        return len(read_feedback(feedback_dir(), check_images=False))
+    except FeedbackError:
+        return 0
+
+
+def feedback_checkbox(request: gr.Request | None = None) -> gr.Checkbox:
+    """The Train tab's checkbox, labelled with the current count (refreshed whenever the tab is shown)."""
+    n = feedback_count()
+    return gr.Checkbox(label=text(lang_of(request), "feedback.include", n=n), interactive=n > 0)
+
+
 def train_model(epochs: int, batch_size: int, lr: float, lr_factor: float, lr_patience: int, augment: bool,
-                seed: int, request: gr.Request):
-    """Train one model and stream its progress; one run at a time per server."""
+                seed: int, use_feedback: bool, request: gr.Request):
+    """Train one model and stream its progress; one run at a time per server. `use_feedback` adds the
+    drawings visitors corrected in the Draw tab to the training digits."""
     lang = lang_of(request)
     if not training_allowed():
         raise gr.Error(text(lang, "err.training_off"))
@@ -61,11 +78,12 @@ def train_model(epochs: int, batch_size: int, lr: float, lr_factor: float, lr_pa
     except (TypeError, ValueError) as e:
         raise gr.Error(error_text(lang, e)) from None
     try:
-        for snap in run_training(slot, config, owner=request.session_hash):
+        for snap in run_training(slot, config, owner=request.session_hash,
+                                 feedback=feedback_dir() if use_feedback else None):
             yield train_outputs(snap, lang)
     except RunInProgress as e:
         raise gr.Error(busy_text(lang, e.running)) from None
-    except (TrainingDied, OverServerLimit, DataError) as e:
+    except (TrainingDied, OverServerLimit, DataError, FeedbackError) as e:
         raise gr.Error(error_text(lang, e)) from None
 
 

@@ -12,15 +12,16 @@ from starlette.middleware import Middleware
 from train import TrainConfig
 
 from .api import CANVAS
-from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, digit_html, picker_choices, picker_update,
-                   predict)
+from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
+                   picker_update, predict, save_correction)
+from .feedback import FeedbackLimits
 from .i18n import I18N, lang_of, text
 from .limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, UPLOAD_MB_PER_MINUTE,
                      training_allowed)
 from .runs import DEFAULT_KEY
 from .sketchpad import Sketchpad
 from .traffic import UploadGuard
-from .train_tab import stop_training, train_model, use_model
+from .train_tab import feedback_checkbox, stop_training, train_model, use_model
 
 LIMITS = TrainConfig.LIMITS
 DEFAULTS = TrainConfig()
@@ -30,6 +31,8 @@ CSS = """
 .digit.empty { font-size: 2rem; font-weight: 400; opacity: 0.6; padding: 2.5rem 0; }
 .confidence { text-align: center; opacity: 0.7; }
 #seen img { image-rendering: pixelated; }
+#correct { align-items: center; }
+#kept { font-size: 0.85rem; opacity: 0.75; }
 progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
 /* A phone: the pad as wide as the screen and the answer right under it, both on screen without
    scrolling; the columns dissolve so that their parts can be ordered. */
@@ -69,6 +72,7 @@ class App:
 
 def build() -> App:
     on_space = bool(os.environ.get("SPACE_ID"))   # Hugging Face sets SPACE_ID in every Space's environment
+    collecting = FeedbackLimits.from_env().max_items > 0
     with gr.Blocks(title="Handwritten digits", delete_cache=CACHE_CLEANUP) as demo:
         gr.Markdown(I18N("intro"), elem_id="intro")
         model_key = gr.State(DEFAULT_KEY)
@@ -87,12 +91,16 @@ def build() -> App:
                                              value=DEFAULT_KEY)
                     with gr.Column(scale=2, elem_id="answer-col"):
                         digit = gr.HTML(digit_html(None), label=I18N("prediction"), elem_id="answer")
+                        with gr.Row(elem_id="correct", visible=collecting):
+                            right_btn = gr.Button(I18N("feedback.right"), size="sm", scale=0, min_width=90)
+                            correction = gr.Radio(list(range(10)), label=I18N("feedback.wrong"), scale=4)
+                        kept = gr.Markdown(I18N("feedback.note"), elem_id="kept", visible=collecting)
                         hint = gr.Markdown(I18N("hint.empty"), label=I18N("hint"), elem_id="hint")
                         probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),
                                                  show_heading=False, elem_id="probabilities")
                         seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
                                         buttons=[], elem_id="seen", height=28 * CELL + 48)
-            with gr.Tab(I18N("tab.train"), id="train"):
+            with gr.Tab(I18N("tab.train"), id="train") as train_tab:
                 if not training_allowed():
                     gr.Markdown(I18N("train.off"))
                 gr.Markdown(I18N("train.intro"))
@@ -113,6 +121,8 @@ def build() -> App:
                     lr_patience = gr.Slider(*LIMITS["lr_patience"], value=DEFAULTS.lr_patience, step=1,
                                             label=I18N("lr_patience"))
                     augment = gr.Checkbox(DEFAULTS.augment, label=I18N("augment"))
+                    # Counted when the tab is shown (feedback_checkbox), in the visitor's language.
+                    use_feedback = gr.Checkbox(False, label=I18N("feedback.include.tab"), interactive=False)
                 with gr.Row():
                     train_btn = gr.Button(I18N("train"), variant="primary", interactive=training_allowed())
                     stop_btn = gr.Button(I18N("stop"), variant="stop")
@@ -147,7 +157,11 @@ def build() -> App:
         picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private").then(
             predict, [sketch, model_key], shown, api_visibility="private", **predicting)
         draw_tab.select(picker_update, model_key, picker, api_visibility="private")
-        train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed],
+        correction.input(save_correction, [sketch, correction, model_key], [kept, correction], api_name="feedback",
+                         concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY)
+        right_btn.click(confirm_answer, [sketch, model_key], kept, api_visibility="private", concurrency_id="predict")
+        train_tab.select(feedback_checkbox, None, use_feedback, api_visibility="private")
+        train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed, use_feedback],
                         [status, progress, train_plot, epoch_plot, lr_plot, result, use_btn, new_model_key],
                         api_name="train", concurrency_limit=4, show_progress="minimal")
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
