@@ -1,7 +1,9 @@
 """`python -m train`: a thin command-line driver of the training engine.
 
 Flags are generated from TrainConfig's fields, so defaults live in one place. Writes to --out:
-the checkpoint, metrics.json (per-epoch history with seconds) and three PNG plots."""
+the checkpoint, metrics.json (per-epoch history with seconds), three PNG plots of the run, and three of
+what the model learned: the test confusion matrix, the most confidently misread test digits and the
+first layer's weights (train/figures.py, which the Train tab draws too)."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +20,7 @@ from tqdm import tqdm
 from .config import TrainConfig
 from .data import PEN_RENDERS, DataError, load_mnist, pen_renders
 from .engine import DoneEvent, EpochEvent, StepEvent, train
+from .figures import confusion_figure, misread_figure, weight_grid
 from .pen_digits import load_pen_digits
 
 CHECKPOINT_NAME = "mnist_mlp.safetensors"
@@ -71,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())   # first Ctrl-C: finish the step, save the best model
     steps: list[tuple[float, float]] = []                 # (fractional epoch, batch loss) for the plot
+    first_layer = None                                    # the last epoch's (200, 784) weights
     bar = tqdm(unit="step", dynamic_ncols=True)
     for event in train(config, out / CHECKPOINT_NAME, data=data, stop=stop):
         if isinstance(event, StepEvent):
@@ -79,18 +83,21 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_postfix(loss=f"{event.loss:.3f}", lr=f"{event.lr:.2g}", refresh=False)
             steps.append((event.epoch, event.loss))
         elif isinstance(event, EpochEvent):
+            first_layer = event.first_layer
             bar.write(f"epoch {event.epoch:3d}  train loss {event.train_loss:.4f}  valid loss {event.valid_loss:.4f}  "
                       f"valid acc {event.valid_acc:.2%}  lr {event.lr:.2g}  {event.seconds:.1f}s")
         elif isinstance(event, DoneEvent):
             bar.close()
-            write_outputs(out, config, event, steps)
+            write_outputs(out, config, event, steps, first_layer)
             print(f"{event.message}\nwrote {out}/")
             return 0 if event.checkpoint else 1
     return 1
 
 
-def write_outputs(out: Path, config: TrainConfig, done: DoneEvent, steps: list[tuple[float, float]]) -> None:
-    """metrics.json and the three plots of the documented project: train loss, valid loss, learning rate."""
+def write_outputs(out: Path, config: TrainConfig, done: DoneEvent, steps: list[tuple[float, float]],
+                  first_layer: np.ndarray | None) -> None:
+    """metrics.json, the three plots of the documented project (train loss, valid loss, learning rate)
+    and, when there is a model, confusion.png, misread.png and first_layer.png."""
     import matplotlib
     matplotlib.use("Agg")                 # files only: no display needed
     import matplotlib.pyplot as plt
@@ -118,3 +125,10 @@ def write_outputs(out: Path, config: TrainConfig, done: DoneEvent, steps: list[t
         fig.tight_layout()
         fig.savefig(out / f"{name}.png")
         plt.close(fig)
+    if done.confusion is not None:
+        confusion_figure(done.confusion).savefig(out / "confusion.png")
+        misread_figure(done.misread).savefig(out / "misread.png")
+    if first_layer is not None:
+        from PIL import Image
+        grid = weight_grid(first_layer)
+        Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(out / "first_layer.png")

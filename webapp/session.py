@@ -1,6 +1,6 @@
 """The server's one training run: a slot that one visitor holds at a time, and `run_training`, which
-drives the engine's generator (`train.train`, the same loop as the CLI) in a process of its own and
-turns its events into snapshots of the run.
+drives the engine's generator (`train.train`, the same loop as the CLI) in the slot's training process
+(kept between runs, warmed when the server launches) and turns its events into snapshots of the run.
 
 The slot is a non-blocking lock: a second visitor is told a run is in progress instead of waiting
 behind it. It is released when the driving generator ends, is closed (Stop, a cancelled API call,
@@ -15,11 +15,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
+import numpy as np
+
 from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, load_mnist
 
 from .limits import ServerLimits
 from .runs import new_run_path, prune_runs, runs_dir
-from .worker import StopFlag, train_in_child
+from .worker import StopFlag, TrainingProcess
 from .zerogpu import ZERO_GPU, train_on_gpu
 
 UPDATE_SECONDS = 0.5        # at most this often a snapshot goes to the browser (plus one per epoch)
@@ -40,7 +42,11 @@ class Snapshot:
     total_steps: int = 0
     steps: list[dict] = field(default_factory=list)     # {"epoch": fractional epoch, "loss": mean loss}
     epochs: list[dict] = field(default_factory=list)    # the engine's per-epoch records
+    probe: list[dict] = field(default_factory=list)     # {"epoch", "probabilities"}: the visitor's drawing, read
+    first_layer: np.ndarray | None = None               # (200, 784) first-layer weights after the last epoch
+    has_probe: bool = False                             # the run follows a drawing
     done: DoneEvent | None = None
+    drawn: dict = field(default_factory=dict)           # a driver's pictures of this snapshot, kept between sends
 
     @property
     def elapsed(self) -> float:
@@ -74,6 +80,7 @@ class TrainingSlot:
         self.owner: str | None = None
         self.stop: StopFlag | None = None
         self.current: Snapshot | None = None
+        self.process = TrainingProcess()
 
     @contextmanager
     def claim(self, owner: str) -> Iterator[StopFlag]:
@@ -99,6 +106,15 @@ class TrainingSlot:
             return True
         return False
 
+    def warm(self, config: TrainConfig) -> None:
+        """Read MNIST, start the training process and have it draw `config`'s style copies, so that the
+        first run of `config` starts training at once. Run in the background when the server launches."""
+        self.process.prepare(config, self.data(config.valid_size, config.seed))
+
+    def close(self) -> None:
+        """End the training process (it starts again at the next run)."""
+        self.process.close()
+
     def data(self, valid_size: int, seed: int) -> MnistSplits:
         """MNIST split for this config, read on first use (never at import) and kept for the next run."""
         with self._data_lock:
@@ -107,15 +123,18 @@ class TrainingSlot:
             return self._data[1]
 
 
-def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterator[Snapshot]:
+def run_training(slot: TrainingSlot, config: TrainConfig, owner: str,
+                 probe: np.ndarray | None = None) -> Iterator[Snapshot]:
     """Train `config` in `slot` and yield snapshots: at start, every UPDATE_SECONDS, every epoch, at the end.
+    `probe`, a uint8 (28, 28) digit (the visitor's drawing through mnist_model.to_mnist), is read by the
+    network after every epoch.
     Before any training, raises ValueError for a bad config, RunInProgress when the slot is taken and
     OverServerLimit for a run over the server's limits (counted on the data it would train on, which
     the slot reads once and keeps). A run still going after limits.max_seconds is stopped and saved."""
     config.validate()
     limits = ServerLimits.from_env()
     with slot.claim(owner) as stop:
-        snap = Snapshot(config)
+        snap = Snapshot(config, has_probe=probe is not None)
         slot.current = snap
         yield snap
         data = slot.data(config.valid_size, config.seed)
@@ -123,7 +142,7 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterato
         out = new_run_path()
         # In a process of its own, so that training and request handlers share no interpreter lock; on
         # ZeroGPU, spaces.GPU already runs train_on_gpu in a worker process, so not a second one there.
-        events = (train_on_gpu if ZERO_GPU else train_in_child)(config, out, data, stop)
+        events = (train_on_gpu if ZERO_GPU else slot.process.run)(config, out, data, stop, probe)
         snap.phase = "training"
         last, pending, pending_sum, timed_out = time.perf_counter(), 0, 0.0, False
         try:
@@ -142,7 +161,10 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str) -> Iterato
                     if time.perf_counter() - last < UPDATE_SECONDS:
                         continue
                 elif isinstance(event, EpochEvent):
-                    snap.epochs.append(vars(event).copy())
+                    snap.epochs.append(event.record())
+                    snap.first_layer = event.first_layer
+                    if event.probe is not None:
+                        snap.probe.append({"epoch": event.epoch, "probabilities": event.probe})
                 elif isinstance(event, DoneEvent):
                     snap.done = event
                     snap.phase = "stopped" if event.stopped else "finished"

@@ -1,12 +1,19 @@
-"""The Train tab's handlers: hyperparameters in, a stream of the run's status, progress, plots and
-result out (also what /train streams to API callers); Stop; handing the new model to Draw."""
+"""The Train tab's handlers: hyperparameters (and the Draw tab's sketch) in, a stream of the run's
+status, progress, plots, the drawing as the network reads it, its first-layer weights and, at the end,
+what it gets wrong out (also what /train streams to API callers); Stop; handing the new model to Draw."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import gradio as gr
+import numpy as np
 import pandas as pd
 
-from train import DataError, TrainConfig
+from mnist_model import ImageError, to_mnist
+from train import DataError
+from train.figures import confusion_figure, misread_caption, weight_grid
 
+from .api import TRAIN_TAB
 from .draw import picker_update
 from .limits import OverServerLimit, training_allowed
 from .runs import run_key
@@ -14,6 +21,14 @@ from .session import RunInProgress, Snapshot, TrainingSlot, run_training
 from .worker import TrainingDied
 
 slot = TrainingSlot()
+
+# Visitor-facing words of the Train tab's new views, in one place for translation.
+TEXT = {
+    "no_probe": "Draw a digit in the Draw tab before pressing Train to watch this network learn to read it.",
+    "probe_waiting": "Your drawing will be read by the network after each epoch.",
+    "probe_line": "Your drawing, read after each epoch: {readings}",
+    "misread_waiting": "When the run ends: the test digits it misreads most confidently.",
+}
 
 
 def whole(value: float | int) -> float | int:
@@ -27,8 +42,43 @@ def frame(rows: list[dict], **dtypes: type) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes)
 
 
+def details(snap: Snapshot) -> dict:
+    """The run's new outputs as plain data, for API callers: the drawing's readings per epoch, and at the
+    end the test confusion matrix ([true][predicted]) and the misread test digits (index into MNIST's test set)."""
+    done = snap.done
+    return {"probe": snap.probe,
+            "confusion": done.confusion if done is not None else None,
+            "misread": [{"index": m.index, "label": m.label, "predicted": m.predicted, "confidence": m.confidence}
+                        for m in done.misread] if done is not None else []}
+
+
+def views(snap: Snapshot) -> tuple:
+    """The drawing's probabilities and readings, the weight grid, the confusion matrix, the misread gallery:
+    drawn once per new epoch or ending and kept on the snapshot, since a snapshot is sent every half second."""
+    key = (len(snap.epochs), snap.done is not None)
+    if key in snap.drawn:
+        return snap.drawn[key]
+    if snap.probe:
+        last = snap.probe[-1]["probabilities"]
+        bars = frame([{"digit": str(d), "probability": p} for d, p in enumerate(last)], digit=str, probability=float)
+        readings = " · ".join(f"{r['epoch']}: **{int(np.argmax(r['probabilities']))}** "
+                              f"({max(r['probabilities']):.0%})" for r in snap.probe)
+        line = TEXT["probe_line"].format(readings=readings)
+    else:
+        bars = frame([], digit=str, probability=float)
+        line = TEXT["probe_waiting"] if snap.has_probe else TEXT["no_probe"]
+    grid = weight_grid(snap.first_layer) if snap.first_layer is not None else None
+    done = snap.done
+    confusion = confusion_figure(done.confusion) if done is not None and done.confusion is not None else None
+    gallery = [(m.image, misread_caption(m)) for m in done.misread] if done is not None else []
+    result = (bars, line, grid, confusion, gallery, details(snap))
+    snap.drawn = {key: result}
+    return result
+
+
 def train_outputs(snap: Snapshot) -> tuple:
-    """A snapshot as the Train tab's outputs: status, progress bar, three plots, result, button, new key."""
+    """A snapshot as the Train tab's outputs: status, progress bar, three plots, result, button, new key,
+    then the drawing's probabilities and readings, the weight grid, confusion matrix, misread gallery, details."""
     done = snap.done
     result, new_key = "", None
     if done is not None:
@@ -45,21 +95,35 @@ def train_outputs(snap: Snapshot) -> tuple:
     return (snap.status(), progress, frame(snap.steps, epoch=float, loss=float),
             frame([{"epoch": r["epoch"], "valid_loss": r["valid_loss"]} for r in snap.epochs],
                   epoch=float, valid_loss=float),
-            frame(lrs, epoch=float, lr=float), result, gr.Button(visible=new_key is not None), new_key)
+            frame(lrs, epoch=float, lr=float), result, gr.Button(visible=new_key is not None), new_key,
+            *views(snap))
+
+
+def read_sketch(sketch) -> np.ndarray | None:
+    """The drawing as the network will read it (uint8 28 x 28), or None when there is none."""
+    if sketch is None:
+        return None
+    try:
+        probe = to_mnist(sketch)
+    except ImageError as e:
+        raise gr.Error(f"The drawing to follow during training could not be read: {e}") from None
+    return probe if probe.any() else None
 
 
 def train_model(epochs: int, batch_size: int, lr: float, lr_factor: float, lr_patience: int, augment: bool,
-                seed: int, request: gr.Request):
-    """Train one model and stream its progress; one run at a time per server."""
+                seed: int, sketch: dict | None, request: gr.Request):
+    """Train one model and stream its progress; one run at a time per server. `sketch`, the Draw tab's
+    drawing (optional), is read by the network after every epoch."""
     if not training_allowed():
         raise gr.Error("Training is switched off on this server (ALLOW_TRAINING=0); drawing still works.")
     try:
-        config = TrainConfig(epochs=whole(epochs), batch_size=whole(batch_size), lr=lr, lr_factor=lr_factor,
-                             lr_patience=whole(lr_patience), augment=augment, seed=whole(seed)).validate()
+        config = replace(TRAIN_TAB, epochs=whole(epochs), batch_size=whole(batch_size), lr=lr, lr_factor=lr_factor,
+                         lr_patience=whole(lr_patience), augment=augment, seed=whole(seed)).validate()
     except (TypeError, ValueError) as e:
         raise gr.Error(str(e)) from None
+    probe = read_sketch(sketch)
     try:
-        for snap in run_training(slot, config, owner=request.session_hash):
+        for snap in run_training(slot, config, owner=request.session_hash, probe=probe):
             yield train_outputs(snap)
     except (RunInProgress, TrainingDied, OverServerLimit, DataError) as e:
         raise gr.Error(str(e)) from None

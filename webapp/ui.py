@@ -3,6 +3,7 @@ webapp.train_tab. `build()` makes the app; `launch()` serves it as `python app.p
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import gradio as gr
@@ -10,21 +11,21 @@ import torch
 
 from train import TrainConfig
 
-from .api import CANVAS
+from .api import CANVAS, TRAIN_TAB
 from .draw import BRUSH, CELL, blank_sketch, choose_model, digit_html, picker_choices, picker_update, predict
 from .limits import CACHE_CLEANUP, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, training_allowed
 from .runs import DEFAULT_KEY
 from .sketchpad import Sketchpad
-from .train_tab import stop_training, train_model, use_model
+from .train_tab import TEXT, slot, stop_training, train_model, use_model
 
 LIMITS = TrainConfig.LIMITS
-DEFAULTS = TrainConfig()
+DEFAULTS = TRAIN_TAB
 
 CSS = """
 .digit { font-size: 7rem; font-weight: 700; line-height: 1; text-align: center; }
 .digit.empty { font-size: 2rem; font-weight: 400; opacity: 0.6; padding: 2.5rem 0; }
 .confidence { text-align: center; opacity: 0.7; }
-#seen img { image-rendering: pixelated; }
+#seen img, #weights img, #misread img { image-rendering: pixelated; }
 progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
 """
 
@@ -102,8 +103,23 @@ def build() -> App:
                                                 title="Valid loss per epoch", height=260)
                     lr_plot = gr.LinePlot(x="epoch", y="lr", label="Learning rate", title="Learning rate per epoch",
                                           height=260)
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        probe_plot = gr.BarPlot(x="digit", y="probability", y_lim=[0, 1], height=220,
+                                                label="Your drawing", title="Your drawing, as the network reads it")
+                        probe_line = gr.Markdown(TEXT["no_probe"], label="Readings per epoch")
+                    with gr.Column(scale=3):
+                        weights = gr.Image(label="What the first layer learned: its 200 units' weights "
+                                                 "(red: ink here excites the unit, blue: inhibits)",
+                                           type="numpy", format="png", interactive=False, buttons=[],
+                                           elem_id="weights", height=330)
                 result = gr.Markdown(label="Result")
                 use_btn = gr.Button("Use this model in Draw", visible=False)
+                with gr.Row():
+                    confusion = gr.Plot(label="Confusion matrix on MNIST's 10,000 test digits")
+                    misread = gr.Gallery(label=TEXT["misread_waiting"], columns=8, height=330,
+                                         object_fit="contain", elem_id="misread", interactive=False, buttons=[])
+                details = gr.JSON(visible=False, label="Run details (for API callers)")
 
         shown = [probabilities, digit, seen, hint]
         predicting = dict(show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
@@ -112,8 +128,9 @@ def build() -> App:
         picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private").then(
             predict, [sketch, model_key], shown, api_visibility="private", **predicting)
         draw_tab.select(picker_update, model_key, picker, api_visibility="private")
-        train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed],
-                        [status, progress, train_plot, epoch_plot, lr_plot, result, use_btn, new_model_key],
+        train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed, sketch],
+                        [status, progress, train_plot, epoch_plot, lr_plot, result, use_btn, new_model_key,
+                         probe_plot, probe_line, weights, confusion, misread, details],
                         api_name="train", concurrency_limit=4, show_progress="minimal")
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
         use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private").then(
@@ -124,4 +141,17 @@ def build() -> App:
 def launch(app: App, share: bool = False) -> None:
     """Serve `app` with this server's limits (webapp.limits)."""
     torch.set_num_threads(TORCH_THREADS)
+    if training_allowed():
+        # In the background: the first prediction need not wait for MNIST, the training process and
+        # the style copies, which the first Train then finds ready.
+        threading.Thread(target=warm, name="warm training", daemon=True).start()
     app.blocks.launch(share=share, css=CSS, max_file_size=MAX_UPLOAD)
+
+
+def warm() -> None:
+    """Get the training process ready for a run of the Train tab's defaults. Best effort: a failure here
+    (MNIST missing, say) is met again, with its message, by the first Train."""
+    try:
+        slot.warm(TRAIN_TAB)
+    except Exception as e:
+        print(f"training process not warmed: {type(e).__name__}: {e}", flush=True)
