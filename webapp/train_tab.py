@@ -8,6 +8,7 @@ from dataclasses import replace
 import gradio as gr
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from mnist_model import ImageError, to_mnist
 from train import DataError
@@ -67,7 +68,9 @@ def views(snap: Snapshot) -> tuple:
     else:
         bars = frame([], digit=str, probability=float)
         line = TEXT["probe_waiting"] if snap.has_probe else TEXT["no_probe"]
-    grid = weight_grid(snap.first_layer) if snap.first_layer is not None else None
+    # As a 256-colour palette image: its PNG is a third of the RGB one's size, sent with every update.
+    grid = (Image.fromarray(weight_grid(snap.first_layer)).quantize(256, Image.Quantize.FASTOCTREE)
+            if snap.first_layer is not None else None)
     done = snap.done
     confusion = confusion_figure(done.confusion) if done is not None and done.confusion is not None else None
     gallery = [(m.image, misread_caption(m)) for m in done.misread] if done is not None else []

@@ -111,12 +111,12 @@ def build() -> App:
                     with gr.Column(scale=3):
                         weights = gr.Image(label="What the first layer learned: its 200 units' weights "
                                                  "(red: ink here excites the unit, blue: inhibits)",
-                                           type="numpy", format="png", interactive=False, buttons=[],
+                                           type="pil", format="png", interactive=False, buttons=[],
                                            elem_id="weights", height=330)
                 result = gr.Markdown(label="Result")
                 use_btn = gr.Button("Use this model in Draw", visible=False)
                 with gr.Row():
-                    confusion = gr.Plot(label="Confusion matrix on MNIST's 10,000 test digits")
+                    confusion = gr.Plot(label="Confusion matrix on MNIST's 10,000 test digits", elem_id="confusion")
                     misread = gr.Gallery(label=TEXT["misread_waiting"], columns=8, height=330,
                                          object_fit="contain", elem_id="misread", interactive=False, buttons=[])
                 details = gr.JSON(visible=False, label="Run details (for API callers)")
