@@ -141,11 +141,12 @@ def build() -> App:
 def launch(app: App, share: bool = False) -> None:
     """Serve `app` with this server's limits (webapp.limits)."""
     torch.set_num_threads(TORCH_THREADS)
+    app.blocks.launch(share=share, css=CSS, max_file_size=MAX_UPLOAD, prevent_thread_lock=True)
     if training_allowed():
-        # In the background: the first prediction need not wait for MNIST, the training process and
-        # the style copies, which the first Train then finds ready.
+        # Once the server answers, in the background: the first prediction need not wait for MNIST, the
+        # training process and the style copies, which the first Train then finds ready.
         threading.Thread(target=warm, name="warm training", daemon=True).start()
-    app.blocks.launch(share=share, css=CSS, max_file_size=MAX_UPLOAD)
+    app.blocks.block_thread()
 
 
 def warm() -> None:
