@@ -125,8 +125,6 @@ def test_the_drawing_is_read_every_epoch_and_stop_shows_what_was_learned(page, p
     page.get_by_role("button", name="Stop").click()
     page.get_by_role("heading", name="Test accuracy").wait_for(timeout=90_000)
     page.wait_for_function("() => document.querySelectorAll('#misread img').length >= 16", timeout=30_000)
-    captions = page.locator("#misread").inner_text()
-    assert captions.count("read as") >= 16
     page.locator("#confusion img").wait_for(timeout=30_000)
     assert page.locator("#weights img").count() == 1
     page.screenshot(path=REPO / "docs" / "train-stopped.png", full_page=True)

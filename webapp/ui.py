@@ -156,3 +156,4 @@ def warm() -> None:
         slot.warm(TRAIN_TAB)
     except Exception as e:
         print(f"training process not warmed: {type(e).__name__}: {e}", flush=True)
+    import matplotlib.figure  # noqa: F401  (it draws the confusion matrix: imported now, not when a run ends)
