@@ -52,6 +52,7 @@ def test_first_layer_weights_are_the_models(run):
     [epoch] = [e for e in events if isinstance(e, EpochEvent)]
     assert epoch.first_layer.shape == (200, 784)
     assert np.array_equal(epoch.first_layer, model.layers[0].weight.detach().numpy())
+    assert np.array_equal(events[-1].first_layer, epoch.first_layer)
 
 
 def test_confusion_and_misread_digits_match_the_saved_model(run, small_mnist):

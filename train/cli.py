@@ -74,7 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())   # first Ctrl-C: finish the step, save the best model
     steps: list[tuple[float, float]] = []                 # (fractional epoch, batch loss) for the plot
-    first_layer = None                                    # the last epoch's (200, 784) weights
     bar = tqdm(unit="step", dynamic_ncols=True)
     for event in train(config, out / CHECKPOINT_NAME, data=data, stop=stop):
         if isinstance(event, StepEvent):
@@ -83,19 +82,17 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_postfix(loss=f"{event.loss:.3f}", lr=f"{event.lr:.2g}", refresh=False)
             steps.append((event.epoch, event.loss))
         elif isinstance(event, EpochEvent):
-            first_layer = event.first_layer
             bar.write(f"epoch {event.epoch:3d}  train loss {event.train_loss:.4f}  valid loss {event.valid_loss:.4f}  "
                       f"valid acc {event.valid_acc:.2%}  lr {event.lr:.2g}  {event.seconds:.1f}s")
         elif isinstance(event, DoneEvent):
             bar.close()
-            write_outputs(out, config, event, steps, first_layer)
+            write_outputs(out, config, event, steps)
             print(f"{event.message}\nwrote {out}/")
             return 0 if event.checkpoint else 1
     return 1
 
 
-def write_outputs(out: Path, config: TrainConfig, done: DoneEvent, steps: list[tuple[float, float]],
-                  first_layer: np.ndarray | None) -> None:
+def write_outputs(out: Path, config: TrainConfig, done: DoneEvent, steps: list[tuple[float, float]]) -> None:
     """metrics.json, the three plots of the documented project (train loss, valid loss, learning rate)
     and, when there is a model, confusion.png, misread.png and first_layer.png."""
     import matplotlib
@@ -128,7 +125,7 @@ def write_outputs(out: Path, config: TrainConfig, done: DoneEvent, steps: list[t
     if done.confusion is not None:
         confusion_figure(done.confusion).savefig(out / "confusion.png")
         misread_figure(done.misread).savefig(out / "misread.png")
-    if first_layer is not None:
+    if done.first_layer is not None:      # the saved model's
         from PIL import Image
-        grid = weight_grid(first_layer)
+        grid = weight_grid(done.first_layer)
         Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(out / "first_layer.png")

@@ -74,6 +74,7 @@ class DoneEvent:
     history: list[dict] = field(default_factory=list)
     confusion: list[list[int]] | None = None   # [true][predicted] counts over the test digits, best weights
     misread: list[Misread] = field(default_factory=list)   # the most confidently wrong test digits, worst first
+    first_layer: np.ndarray | None = None      # (200, 784): the saved (best) weights' first layer
 
 
 Event = StepEvent | EpochEvent | DoneEvent
@@ -196,6 +197,7 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
             return DoneEvent(None, None, stopped, message or "no weights worth saving", history)
         model.load_state_dict(best[2])
         test_acc, confusion, misread = test()
+        first_layer = model.layers[0].weight.detach().cpu().numpy().copy()
         try:
             save_checkpoint(out, model.cpu(), {"mean": mean, "std": std, "train_config": cfg.to_dict(),
                                                "history": history, "test_accuracy": test_acc,
@@ -203,10 +205,10 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
                                                "valid_accuracy": best[0], "stopped": stopped})
         except OSError as e:    # disk full, read-only folder...: the previous file at `out` is untouched
             return DoneEvent(None, test_acc, stopped, f"could not save the model to {out}: {e.strerror or e}; "
-                             "any earlier file there is unchanged", history, confusion, misread)
+                             "any earlier file there is unchanged", history, confusion, misread, first_layer)
         summary = f"test accuracy {test_acc:.2%}"
         return DoneEvent(out, test_acc, stopped, f"{message}; {summary}" if message else summary, history,
-                         confusion, misread)
+                         confusion, misread, first_layer)
 
     def epochs() -> Iterator[Event]:
         nonlocal step, message

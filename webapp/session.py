@@ -167,6 +167,8 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str,
                         snap.probe.append({"epoch": event.epoch, "probabilities": event.probe})
                 elif isinstance(event, DoneEvent):
                     snap.done = event
+                    if event.first_layer is not None:      # the saved weights, also after a Stop in epoch 1
+                        snap.first_layer = event.first_layer
                     snap.phase = "stopped" if event.stopped else "finished"
                     if timed_out:
                         snap.phase += f" at this server's limit of {limits.max_seconds:g} s per run"
