@@ -6,9 +6,10 @@ accuracy of at least --target; optionally while --callers visitors keep predicti
     MNIST_ROOT=../shared/mnist python -m bench.train_latency --callers 8
     python -m bench.train_latency --url http://127.0.0.1:7860/             # a server started elsewhere
 
-Each try is a fresh /train with the Train tab's defaults (TrainConfig) unless --epochs is given; it is
-left as a closed tab leaves it once the target is reached. The first try on a fresh server also pays
-for reading MNIST, so it is reported apart from the rest."""
+Each try is a fresh /train with the Train tab's defaults (webapp.api.TRAIN_TAB) unless --epochs is given;
+it is left as a closed tab leaves it once the target is reached. The first try on a fresh server may
+still find the server reading MNIST and warming its training process, so it is reported apart from
+the rest."""
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,8 @@ import numpy as np
 
 from bench.visitor import Caller, sketch_pngs
 from tests.support.app_driver import serve_app
-from train import TrainConfig
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS, train_args
+from webapp.api import CANVAS, TRAIN_TAB, train_args
 
 VALID = re.compile(r"valid accuracy ([0-9.]+)%")
 
@@ -88,7 +88,7 @@ def main() -> None:
     ap.add_argument("--callers", type=int, default=0, help="visitors predicting without pause meanwhile")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds before a try gives up on the target")
     args = ap.parse_args()
-    config = asdict(TrainConfig())
+    config = asdict(TRAIN_TAB)
     if args.epochs is not None:
         config["epochs"] = args.epochs
     with tempfile.TemporaryDirectory() as runs:
@@ -98,7 +98,7 @@ def main() -> None:
             results = []
             for i in range(args.tries + 1):
                 results.append(one_run(url, config, args.target, args.timeout))
-                print(f"try {i}{' (reads MNIST)' if i == 0 else ''}: " + ", ".join(
+                print(f"try {i}{' (fresh server)' if i == 0 else ''}: " + ", ".join(
                     f"{k} {v:.2f} s" if v is not None else f"{k} not reached" for k, v in results[-1].items()),
                     flush=True)
             leaving.set()

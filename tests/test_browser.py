@@ -3,7 +3,8 @@ pen digits drawn with mouse strokes are read correctly, the first one a one-stro
 fresh page's first action; on a touch phone a finger's first stroke is answered with the pad and the
 answer on screen together; a Russian browser gets a Russian page; Clear brings back the empty state;
 a click under the answer stores the drawing with the digit chosen; Train fills the plots, Stop ends
-the run, and its model goes to the Draw tab in one click.
+the run, and its model goes to the Draw tab in one click; a drawn 7 is read anew after every epoch,
+and after Stop the confusion matrix, the misread digits and the first layer's weights are on the page.
 Screenshots land in test-artifacts/. Skipped without Chromium unless REQUIRE_BROWSER=1."""
 from __future__ import annotations
 
@@ -158,3 +159,41 @@ def test_train_fills_the_plots_and_stop_hands_the_model_to_draw(page):
     picker = page.get_by_label("Model (test accuracy on MNIST's 10,000 test digits)")
     page.wait_for_function("el => el.value.startsWith('app-')", arg=picker.element_handle(), timeout=30_000)
     page.screenshot(path=ARTIFACTS / "draw-new-model.png", full_page=True)
+
+
+def bars(page) -> str:
+    """The drawing's bar chart as drawn (its bars' SVG paths): it changes when the probabilities do."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('.vega-embed g.mark-rect path'))
+        .map(p => p.getAttribute('d')).join('|')""")
+
+
+def test_the_drawing_is_read_every_epoch_and_stop_shows_what_was_learned(page, pen_digits_path):
+    seven = next(d for d in load_pen_digits(pen_digits_path)
+                 if d.label == 7 and sum(min(16, len(s)) for s in d.strokes) <= MAX_POINTS)
+    page.get_by_role("tab", name="Draw").click()
+    clear_canvas(page)
+    page.locator(".digit.empty").wait_for(timeout=30_000)
+    before = seen_src(page)
+    draw_digit(page, seven.strokes)
+    wait_for_prediction(page, before)
+
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_label("Batch size (digits per step)").fill("1024")    # quicker epochs on a busy machine
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Your drawing, read after each epoch: 1:").wait_for(timeout=180_000)
+    page.wait_for_function("() => document.querySelectorAll('.vega-embed g.mark-rect path').length >= 10",
+                           timeout=30_000)
+    first = bars(page)
+    page.get_by_text("· 2:").wait_for(timeout=180_000)
+    page.wait_for_function("""b => Array.from(document.querySelectorAll('.vega-embed g.mark-rect path'))
+        .map(p => p.getAttribute('d')).join('|') !== b""", arg=first, timeout=30_000)   # epoch 2 reads it anew
+    weights = page.locator("#weights img")
+    assert weights.count() == 1 and weights.evaluate("img => img.naturalWidth") == 20 * 29 + 1
+    page.screenshot(path=REPO / "docs" / "train-learning.png", full_page=True)
+
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("heading", name="Test accuracy").wait_for(timeout=90_000)
+    page.wait_for_function("() => document.querySelectorAll('#misread img').length >= 16", timeout=30_000)
+    page.locator("#confusion img").wait_for(timeout=30_000)
+    assert page.locator("#weights img").count() == 1
+    page.screenshot(path=REPO / "docs" / "train-stopped.png", full_page=True)

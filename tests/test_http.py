@@ -1,5 +1,6 @@
 """The running app through its HTTP API (gradio_client), as a script or a Space visitor would call it:
-predictions equal the in-process recognizer's, a run streams growing plots and saves a model, Stop and
+predictions equal the in-process recognizer's, a run streams growing plots, the drawing's readings
+and the first layer's weights, and ends with the confusion matrix and the misread digits, Stop and
 a cancelled call end a run, a second visitor is refused while a run trains, and a training process
 that dies ends its call with a message and frees the slot. Bad input gets an answer or a readable
 message (never Gradio's hidden-error text), and a real drawing is read correctly right after every
@@ -23,6 +24,7 @@ from webapp.api import CANVAS, train_args
 
 SHORT = dict(epochs=2, batch_size=1024, lr=2e-3, lr_factor=0.3, lr_patience=1, augment=False, seed=0)
 LONG = dict(SHORT, epochs=50, batch_size=64, augment=True)   # many minutes: only ever stopped
+RESULT = 5                                                    # /train's outputs: the result's position
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,7 @@ def test_train_streams_growing_plots_and_saves_a_usable_model(app, tmp_path):
     url, runs = app
     started = time.monotonic()
     updates = list(client(app).submit(*train_args(SHORT), api_name="/train"))
-    status, progress, train_loss, valid_loss, lr, result = updates[-1]
+    status, progress, train_loss, valid_loss, lr, result, *_ = updates[-1]
     assert len(updates) >= 3, updates
     sizes = [len(u[2]["data"]) for u in updates]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1] and len(set(sizes)) >= 2
@@ -87,9 +89,38 @@ def test_stop_ends_the_run_and_keeps_the_best_weights(app):
         time.sleep(0.2)
     pressed = time.monotonic()
     assert "Stopping" in c.predict(api_name="/stop")    # same client, same session: its own run
-    status, *_, result = job.result(timeout=60)
+    outputs = job.result(timeout=60)
     assert time.monotonic() - pressed < 30
+    status, result, (_, _, weights, confusion, misread, details) = outputs[0], outputs[RESULT], outputs[6:]
     assert status.startswith("stopped") and "Stopped early" in result
+    assert sum(map(sum, details["confusion"])) == 10_000 and len(misread) == len(details["misread"]) == 24
+    assert confusion is not None and Image.open(weights).size == (20 * 29 + 1, 10 * 29 + 1)
+
+
+def test_train_follows_the_drawing_and_shows_what_the_network_learned(app, pen_digits_path, tmp_path):
+    digit = load_pen_digits(pen_digits_path)[0]
+    value = sketch_files(render_sketchpad(digit, canvas=CANVAS), tmp_path)
+    updates = list(client(app).submit(*train_args(dict(SHORT, epochs=3), sketch=value), api_name="/train"))
+    bars, line, weights, confusion, misread, details = updates[-1][6:]
+    # The drawing, read after each epoch: ten probabilities per epoch, the last shown as bars.
+    assert [r["epoch"] for r in details["probe"]] == [1, 2, 3]
+    assert all(len(r["probabilities"]) == 10 and abs(sum(r["probabilities"]) - 1) < 1e-4 for r in details["probe"])
+    assert [row[1] for row in bars["data"]] == pytest.approx(details["probe"][-1]["probabilities"], abs=1e-6)
+    assert line.count("**") == 2 * 3
+    # The weight grid came with every epoch; it changes as the network learns.
+    grids = {u[8] for u in updates if u[8] is not None}
+    assert len(grids) >= 3 and Image.open(weights).size == (20 * 29 + 1, 10 * 29 + 1)
+    # At the end: the confusion matrix and the misread gallery, agreeing with the plain data.
+    confusion_counts = np.array(details["confusion"])
+    assert confusion_counts.sum() == 10_000 and confusion is not None
+    accuracy = float(updates[-1][RESULT].split("Test accuracy ")[1].split("%")[0]) / 100
+    assert np.trace(confusion_counts) / 10_000 == pytest.approx(accuracy, abs=1e-4)
+    assert [m["caption"] for m in misread] == [f"a {m['label']}, read as {m['predicted']} ({m['confidence']:.0%})"
+                                               for m in details["misread"]]
+    assert all(m["label"] != m["predicted"] for m in details["misread"])
+    # A run without a drawing says how to get one.
+    updates = list(client(app).submit(*train_args(dict(SHORT, epochs=1)), api_name="/train"))
+    assert updates[-1][-1]["probe"] == [] and "Draw a digit" in updates[-1][7]
 
 
 def test_second_visitor_is_refused_and_a_cancelled_run_frees_the_slot(app):
@@ -105,7 +136,7 @@ def test_second_visitor_is_refused_and_a_cancelled_run_frees_the_slot(app):
     deadline = time.monotonic() + 60
     while True:                                              # the slot frees once the run has saved
         try:
-            *_, result = second.predict(*train_args(dict(SHORT, epochs=1)), api_name="/train")
+            result = second.predict(*train_args(dict(SHORT, epochs=1)), api_name="/train")[RESULT]
             break
         except Exception as e:
             assert "in progress" in str(e) and time.monotonic() < deadline
@@ -136,8 +167,8 @@ def test_a_killed_training_process_ends_the_call_with_a_message_and_frees_the_sl
     os.kill(pid, signal.SIGKILL)
     with pytest.raises(Exception, match="training process ended unexpectedly .killed by SIGKILL."):
         job.result(timeout=60)
-    *_, result = c.predict(*train_args(dict(SHORT, epochs=1)), api_name="/train")
-    assert "Test accuracy" in result and not training_processes()
+    result = c.predict(*train_args(dict(SHORT, epochs=1)), api_name="/train")[RESULT]
+    assert "Test accuracy" in result and len(training_processes()) == 1 and pid not in training_processes()
 
 
 def test_predictions_stay_fast_while_a_run_trains(app, pen_digits_path, tmp_path):

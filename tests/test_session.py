@@ -1,8 +1,8 @@
-"""The training slot and its driver (webapp.session.run_training), which runs the engine in a child
-process (webapp.worker): one run holds the slot and only its owner stops it; Stop at every phase,
-Train twice, two sessions at once, a closed tab, a training process that dies or fails. After each:
-no thread or process left running, the slot free, every file in the runs folder a loadable model, and
-the next run works. Where the timing is the engine's own (Stop during validation or saving), the
+"""The training slot and its driver (webapp.session.run_training), which runs the engine in the slot's
+training process (webapp.worker), kept between runs: one run holds the slot and only its owner stops
+it; Stop at every phase, Train twice, two sessions at once, a closed tab, a training process that dies
+or fails. After each: no thread left running, the slot free, every file in the runs folder a loadable
+model, the next run works, and once the slot is closed no process is left. Where the timing is the engine's own (Stop during validation or saving), the
 engine is driven directly, in this process, where its steps can be hooked."""
 from __future__ import annotations
 
@@ -50,11 +50,29 @@ def runs(runs, tmp_path, monkeypatch, small):
 
 
 def finish(slot: TrainingSlot, owner: str = "next"):
-    """The next visitor's run, to the end: the slot is free and training works."""
+    """The next visitor's run, to the end: the slot is free and training works. Then the slot's
+    training process is ended (a server keeps it; a test must not leave it behind)."""
     assert slot.owner is None
     last = list(run_training(slot, replace(QUICK, epochs=1), owner))[-1]
     assert last.done.checkpoint is not None and last.done.test_acc > 0.3 and slot.owner is None
+    slot.close()
     return last
+
+
+def test_the_training_process_is_kept_between_runs_and_follows_the_drawing(runs, small):
+    slot = TrainingSlot()
+    slot.warm(QUICK)                                          # as the server does when it launches
+    warmed = slot.process.pid
+    probe = small.test_x[0].numpy()
+    last = list(run_training(slot, QUICK, "alice", probe=probe))[-1]
+    assert slot.process.pid == warmed is not None             # the warmed process ran it
+    assert [r["epoch"] for r in last.probe] == [1, 2, 3] and last.first_layer.shape == (200, 784)
+    assert all(sum(r["probabilities"]) == pytest.approx(1, abs=1e-5) for r in last.probe)
+    assert sum(map(sum, last.done.confusion)) == len(small.test_y) and last.done.misread
+    assert all("first_layer" not in e and "probe" not in e for e in last.epochs)
+    again = list(run_training(slot, QUICK, "bob"))[-1]
+    assert slot.process.pid == warmed and again.probe == [] and not again.has_probe
+    finish(slot)
 
 
 def test_stop_while_mnist_loads_saves_nothing(runs, small, monkeypatch):
@@ -163,6 +181,7 @@ def test_two_sessions_pressing_train_at_once_get_one_run(runs):
 
 def test_a_closed_tab_ends_the_run_from_another_thread_and_saves(runs):
     slot = TrainingSlot()
+    slot.warm(QUICK)                                          # as at launch: no next() waits for a process to start
     run = run_training(slot, replace(QUICK, epochs=100), "alice")   # far more steps than the pipe buffers
     for _ in range(25):                                       # Gradio iterates a generator in worker threads
         worker = threading.Thread(target=next, args=(run,))
@@ -240,3 +259,4 @@ def test_closing_a_run_frees_the_slot_and_saves_its_best_weights(runs):
     assert slot.owner is None
     saved = list(runs.glob("*.safetensors"))
     assert len(saved) == 1 and DigitRecognizer.load(saved[0]).info["stopped"] is True
+    finish(slot)

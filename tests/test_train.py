@@ -129,11 +129,13 @@ def test_cli_dry_run_writes_every_output(mnist_root, tmp_path):
     result = _cli("--dry-run", "--out", str(tmp_path), "--data-dir", str(mnist_root))
     assert result.returncode == 0, result.stderr
     assert {p.name for p in tmp_path.iterdir()} == {
-        "mnist_mlp.safetensors", "metrics.json", "train_loss.png", "valid_loss.png", "lr.png"}
+        "mnist_mlp.safetensors", "metrics.json", "train_loss.png", "valid_loss.png", "lr.png", "confusion.png",
+        "misread.png", "first_layer.png"}
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert [h["epoch"] for h in metrics["history"]] == [1, 2]
     assert all(h["seconds"] > 0 for h in metrics["history"])
-    assert (tmp_path / "lr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert all((tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+               for name in ("lr", "confusion", "misread", "first_layer"))
     load_checkpoint(tmp_path / "mnist_mlp.safetensors")
 
 

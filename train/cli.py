@@ -1,7 +1,9 @@
 """`python -m train`: a thin command-line driver of the training engine.
 
 Flags are generated from TrainConfig's fields, so defaults live in one place. Writes to --out:
-the checkpoint, metrics.json (per-epoch history with seconds) and three PNG plots."""
+the checkpoint, metrics.json (per-epoch history with seconds), three PNG plots of the run, and three of
+what the model learned: the test confusion matrix, the most confidently misread test digits and the
+first layer's weights (train/figures.py, which the Train tab draws too)."""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +21,7 @@ from .config import TrainConfig
 from .data import PEN_RENDERS, DataError, load_mnist, pen_renders
 from .engine import DoneEvent, EpochEvent, StepEvent, train
 from .feedback import FeedbackError, feedback_training, read_feedback
+from .figures import confusion_figure, misread_figure, weight_grid
 from .pen_digits import load_pen_digits
 
 CHECKPOINT_NAME = "mnist_mlp.safetensors"
@@ -96,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_outputs(out: Path, config: TrainConfig, done: DoneEvent, steps: list[tuple[float, float]]) -> None:
-    """metrics.json and the three plots of the documented project: train loss, valid loss, learning rate."""
+    """metrics.json, the three plots of the documented project (train loss, valid loss, learning rate)
+    and, when there is a model, confusion.png, misread.png and first_layer.png."""
     import matplotlib
     matplotlib.use("Agg")                 # files only: no display needed
     import matplotlib.pyplot as plt
@@ -124,3 +128,10 @@ def write_outputs(out: Path, config: TrainConfig, done: DoneEvent, steps: list[t
         fig.tight_layout()
         fig.savefig(out / f"{name}.png")
         plt.close(fig)
+    if done.confusion is not None:
+        confusion_figure(done.confusion).savefig(out / "confusion.png")
+        misread_figure(done.misread).savefig(out / "misread.png")
+    if done.first_layer is not None:      # the saved model's
+        from PIL import Image
+        grid = weight_grid(done.first_layer)
+        Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(out / "first_layer.png")

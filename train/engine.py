@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -46,6 +47,22 @@ class EpochEvent:
     valid_acc: float     # fraction in [0, 1]
     lr: float            # after the scheduler's step
     seconds: float
+    first_layer: np.ndarray | None = None   # (200, 784) float32: the weights into each first-layer unit
+    probe: list[float] | None = None         # the probe digit's ten probabilities, when train() got one
+
+    def record(self) -> dict:
+        """The epoch's numbers, as kept in the run's history (without weights or probe)."""
+        return {k: v for k, v in vars(self).items() if k not in ("first_layer", "probe")}
+
+
+@dataclass
+class Misread:
+    """A test digit the final model gets wrong."""
+    index: int           # into MNIST's 10,000 test digits
+    label: int
+    predicted: int
+    confidence: float    # the model's probability for `predicted`
+    image: np.ndarray    # uint8 (28, 28), white on black, as in MNIST
 
 
 @dataclass
@@ -55,9 +72,13 @@ class DoneEvent:
     stopped: bool             # ended by a stop request
     message: str              # one line for a person
     history: list[dict] = field(default_factory=list)
+    confusion: list[list[int]] | None = None   # [true][predicted] counts over the test digits, best weights
+    misread: list[Misread] = field(default_factory=list)   # the most confidently wrong test digits, worst first
+    first_layer: np.ndarray | None = None      # (200, 784): the saved (best) weights' first layer
 
 
 Event = StepEvent | EpochEvent | DoneEvent
+MISREAD_KEPT = 24      # misread test digits a DoneEvent carries
 
 
 class StopSignal(Protocol):
@@ -68,7 +89,7 @@ class StopSignal(Protocol):
 def planned_steps(config: TrainConfig, data: MnistSplits) -> int:
     """Optimiser steps `train(config, data=data)` takes: its training digits plus the style copies it adds."""
     digits = len(data.train_y)
-    if config.styles > 0:
+    if config.styles > 0 and "styles" not in data.extra:
         digits += styled_count(data.train_y[:data.mnist_train], config.styles)
     return config.epochs * math.ceil(digits / config.batch_size)
 
@@ -81,23 +102,35 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def with_styles(config: TrainConfig, data: MnistSplits) -> MnistSplits:
+    """`data` plus the style copies a run of `config` trains on (slashed zeros, flagged ones, crossed
+    sevens: see train/styles.py), unless it already carries them: a caller that trains several runs on
+    the same splits (the app's training process) draws them once and passes the result to train()."""
+    if config.styles <= 0 or "styles" in data.extra:
+        return data
+    # Drawn on MNIST's digits only: real pen digits added before (train.cli --pen-digits) keep the
+    # strokes their writers gave them, rather than gaining a second flag or slash.
+    n = data.mnist_train
+    return data.with_extra_training(*style_variants(data.train_x[:n], data.train_y[:n], config.styles, config.seed))
+
+
 def train(config: TrainConfig, out: str | os.PathLike, data: MnistSplits | None = None,
-          data_dir: str | os.PathLike | None = None, stop: StopSignal | None = None) -> Iterator[Event]:
+          data_dir: str | os.PathLike | None = None, stop: StopSignal | None = None,
+          probe: np.ndarray | None = None) -> Iterator[Event]:
     """Check everything up front (raising ValueError before any work), then return the event generator.
-    `data` defaults to MNIST read from `data_dir` (see train.data.data_root)."""
+    `data` defaults to MNIST read from `data_dir` (see train.data.data_root). `probe`, a uint8 (28, 28)
+    digit as mnist_model.to_mnist makes it (such as a visitor's drawing), is read by the network after
+    every epoch and its probabilities reported in each EpochEvent."""
     config.validate()
     device = resolve_device(config.device)
-    return _run(config, Path(out), data, data_dir, stop or threading.Event(), device)
+    if probe is not None and (not isinstance(probe, np.ndarray) or probe.shape != (28, 28)):
+        raise ValueError(f"probe must be a (28, 28) image, got {getattr(probe, 'shape', type(probe).__name__)}")
+    return _run(config, Path(out), data, data_dir, stop or threading.Event(), device, probe)
 
 
 def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: StopSignal,
-         device: torch.device) -> Iterator[Event]:
-    data = data or load_mnist(data_dir, cfg.valid_size, cfg.seed)
-    if cfg.styles > 0:       # slashed zeros, flagged ones, crossed sevens: see train/styles.py
-        # Drawn on MNIST's digits only: real pen digits added before (train.cli --pen-digits) keep the
-        # strokes their writers gave them, rather than gaining a second flag or slash.
-        n = data.mnist_train
-        data = data.with_extra_training(*style_variants(data.train_x[:n], data.train_y[:n], cfg.styles, cfg.seed))
+         device: torch.device, probe: np.ndarray | None) -> Iterator[Event]:
+    data = with_styles(cfg, data or load_mnist(data_dir, cfg.valid_size, cfg.seed))
     mean = float(data.train_x.float().mean() / 255)
     std = float(data.train_x.float().std() / 255)
     # Whole splits as float tensors on the device, [0, 1], (N, 1, 28, 28): batches are index lookups.
@@ -124,7 +157,31 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
         model.train()
         return loss, acc
 
+    def read_probe() -> list[float] | None:
+        if probe is None:
+            return None
+        x = torch.from_numpy(probe).to(device, torch.float32).div(255).view(1, 1, 28, 28)
+        model.eval()
+        with torch.no_grad():
+            p = torch.softmax(model((x - mean) / std), 1)[0]
+        model.train()
+        return p.tolist()
+
+    def test() -> tuple[float, list[list[int]], list[Misread]]:
+        """Test accuracy, confusion matrix and the most confidently misread digits, in one pass."""
+        model.eval()
+        with torch.no_grad():
+            p = torch.softmax(model((test_x - mean) / std), 1)       # (10000, 10)
+        confidence, predicted = p.max(1)
+        confusion = torch.bincount(test_y * 10 + predicted, minlength=100).view(10, 10)
+        wrong = torch.nonzero(predicted != test_y).flatten()
+        worst = wrong[confidence[wrong].argsort(descending=True)[:MISREAD_KEPT]].tolist()
+        misread = [Misread(i, int(test_y[i]), int(predicted[i]), float(confidence[i]), data.test_x[i].numpy())
+                   for i in worst]
+        return float((predicted == test_y).float().mean()), confusion.tolist(), misread
+
     steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
+    n_aug = round(cfg.batch_size * cfg.augment_share)
     total = cfg.epochs * steps_per_epoch
     history: list[dict] = []
     best: tuple[float, float, dict] | None = None    # (valid_acc, -valid_loss, state_dict)
@@ -139,7 +196,8 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
         if best is None:
             return DoneEvent(None, None, stopped, message or "no weights worth saving", history)
         model.load_state_dict(best[2])
-        test_acc = evaluate(test_x, test_y)[1]
+        test_acc, confusion, misread = test()
+        first_layer = model.layers[0].weight.detach().cpu().numpy().copy()
         try:
             save_checkpoint(out, model.cpu(), {"mean": mean, "std": std, "train_config": cfg.to_dict(),
                                                "history": history, "test_accuracy": test_acc,
@@ -147,9 +205,10 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
                                                "valid_accuracy": best[0], "stopped": stopped})
         except OSError as e:    # disk full, read-only folder...: the previous file at `out` is untouched
             return DoneEvent(None, test_acc, stopped, f"could not save the model to {out}: {e.strerror or e}; "
-                             "any earlier file there is unchanged", history)
+                             "any earlier file there is unchanged", history, confusion, misread, first_layer)
         summary = f"test accuracy {test_acc:.2%}"
-        return DoneEvent(out, test_acc, stopped, f"{message}; {summary}" if message else summary, history)
+        return DoneEvent(out, test_acc, stopped, f"{message}; {summary}" if message else summary, history,
+                         confusion, misread, first_layer)
 
     def epochs() -> Iterator[Event]:
         nonlocal step, message
@@ -161,8 +220,8 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
                     return
                 idx = order[i:i + cfg.batch_size]
                 x = train_x[idx]                                    # (B, 1, 28, 28)
-                if cfg.augment:
-                    x = augment(x, gen)
+                if cfg.augment and n_aug:                           # the order is random: so are these
+                    x[:n_aug] = augment(x[:n_aug], gen)
                 loss = loss_fn(model((x - mean) / std), train_y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -183,7 +242,8 @@ def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: 
                       "seconds": time.perf_counter() - started}
             history.append(record)
             consider(valid_loss, valid_acc)
-            yield EpochEvent(**record)
+            yield EpochEvent(**record, first_layer=model.layers[0].weight.detach().cpu().numpy().copy(),
+                             probe=read_probe())
 
     model.train()
     try:

@@ -69,6 +69,18 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "Без вашего нажатия ничего не сохраняется: нажатие сохраняет этот рисунок (без имени и учётной "
                       "записи) с выбранной вами цифрой и ответом приложения, чтобы следующие модели учились на "
                       "таком почерке, как ваш."),
+    "probe.plot": ("Your drawing", "Ваш рисунок"),
+    "probe.readings": ("Readings per epoch", "Ответы по эпохам"),
+    "weights": ("What the first layer learned: its 200 units' weights (red: ink here excites the unit, blue: "
+                "inhibits)",
+                "Чему научился первый слой: веса его 200 нейронов (красный: чернила здесь возбуждают нейрон, "
+                "синий: тормозят)"),
+    "confusion": ("Confusion matrix on MNIST's 10,000 test digits", "Матрица ошибок на 10 000 тестовых цифрах MNIST"),
+    "misread": ("Test digits it misreads most confidently (when the run ends)",
+                "Тестовые цифры, в которых сеть увереннее всего ошибается (после обучения)"),
+    "details": ("Run details (for API callers)", "Данные обучения (для API)"),
+    "probe.none": ("Draw a digit in the Draw tab before pressing Train to watch this network learn to read it.",
+                   "Нарисуйте цифру во вкладке «Рисовать» перед обучением и смотрите, как сеть учится её читать."),
     # Made by handlers: resolved on the server (text)
     "title.train": ("Train loss (batches, averaged in groups)", "Ошибка на обучении (батчи, усреднённые группами)"),
     "title.valid": ("Valid loss per epoch", "Ошибка на валидации по эпохам"),
@@ -88,6 +100,19 @@ STRINGS: dict[str, tuple[str, str]] = {
     "feedback.full": ("This server's collection of drawings is full; nothing was saved. Thank you all the same.",
                       "Собрание рисунков на этом сервере заполнено; ничего не сохранено. Всё равно спасибо."),
     "feedback.off": ("This server does not keep drawings.", "Этот сервер не сохраняет рисунки."),
+    "probe.title": ("Your drawing, as the network reads it", "Ваш рисунок глазами сети"),
+    "probe.axis": ("probability", "вероятность"),
+    "axis.digit": ("digit", "цифра"),
+    "probe.waiting": ("Your drawing will be read by the network after each epoch.",
+                      "Сеть будет читать ваш рисунок после каждой эпохи."),
+    "probe.line": ("Your drawing, read after each epoch: {readings}", "Ваш рисунок после каждой эпохи: {readings}"),
+    "probe.unreadable": ("The drawing to follow during training could not be read: {detail}",
+                         "Не удалось прочитать рисунок, за которым следить при обучении: {detail}"),
+    "confusion.predicted": ("predicted", "ответ сети"),
+    "confusion.true": ("true digit", "верная цифра"),
+    "confusion.title": ("Test digits: {right:,} of {total:,} right", "Тестовые цифры: верно {right:,} из {total:,}"),
+    "confusion.digits": ("digits", "цифр"),
+    "misread.caption": ("a {label}, read as {predicted} ({p:.0%})", "{label}, прочитана как {predicted} ({p:.0%})"),
     "digit.empty": ("draw a digit", "нарисуйте цифру"),
     "digit.sure": ("{p:.0%} sure", "уверенность {p:.0%}"),
     "hint.empty": ("The canvas is empty: draw one digit, 0 to 9, large and centred. The answer updates after "
@@ -104,6 +129,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "model.test": ("test {acc:.2%}", "тест {acc:.2%}"),
     "model.unknown": ("test accuracy unknown", "точность неизвестна"),
     "phase.loading": ("loading MNIST", "загрузка MNIST"),
+    "phase.feedback": ("reading the corrected drawings", "чтение исправленных рисунков"),
     "phase.training": ("training", "обучение"),
     "phase.stopping": ("stopping: testing and saving the best weights so far",
                        "остановка: проверка и сохранение лучших весов"),

@@ -1,6 +1,6 @@
 """The server's one training run: a slot that one visitor holds at a time, and `run_training`, which
-drives the engine's generator (`train.train`, the same loop as the CLI) in a process of its own and
-turns its events into snapshots of the run.
+drives the engine's generator (`train.train`, the same loop as the CLI) in the slot's training process
+(kept between runs, warmed when the server launches) and turns its events into snapshots of the run.
 
 The slot is a non-blocking lock: a second visitor is told a run is in progress instead of waiting
 behind it. It is released when the driving generator ends, is closed (Stop, a cancelled API call,
@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, load_mnist
 from train.feedback import feedback_training, read_feedback
 
 from .i18n import text
 from .limits import ServerLimits
 from .runs import new_run_path, prune_runs, runs_dir
-from .worker import StopFlag, train_in_child
+from .worker import StopFlag, TrainingProcess
 from .zerogpu import ZERO_GPU, train_on_gpu
 
 UPDATE_SECONDS = 0.5        # at most this often a snapshot goes to the browser (plus one per epoch)
@@ -47,13 +49,17 @@ class Snapshot:
     """Everything known about one run so far: what the Train tab shows and /train streams."""
     config: TrainConfig
     started: float = field(default_factory=time.perf_counter)
-    phase: str = "loading"      # loading, training, stopping, stopped, finished (webapp.i18n: phase.*)
+    phase: str = "loading"      # loading, feedback, training, stopping, stopped, finished (webapp.i18n: phase.*)
     limit_s: float | None = None    # the server's time limit, once the run has been stopped by it
     step: int = 0
     total_steps: int = 0
     steps: list[dict] = field(default_factory=list)     # {"epoch": fractional epoch, "loss": mean loss}
     epochs: list[dict] = field(default_factory=list)    # the engine's per-epoch records
+    probe: list[dict] = field(default_factory=list)     # {"epoch", "probabilities"}: the visitor's drawing, read
+    first_layer: np.ndarray | None = None               # (200, 784) first-layer weights after the last epoch
+    has_probe: bool = False                             # the run follows a drawing
     done: DoneEvent | None = None
+    drawn: dict = field(default_factory=dict)           # a driver's pictures of this snapshot, kept between sends
 
     @property
     def elapsed(self) -> float:
@@ -91,6 +97,7 @@ class TrainingSlot:
         self.owner: str | None = None
         self.stop: StopFlag | None = None
         self.current: Snapshot | None = None
+        self.process = TrainingProcess()
 
     @contextmanager
     def claim(self, owner: str) -> Iterator[StopFlag]:
@@ -113,6 +120,15 @@ class TrainingSlot:
             return True
         return False
 
+    def warm(self, config: TrainConfig) -> None:
+        """Read MNIST, start the training process and have it draw `config`'s style copies, so that the
+        first run of `config` starts training at once. Run in the background when the server launches."""
+        self.process.prepare(config, self.data(config.valid_size, config.seed))
+
+    def close(self) -> None:
+        """End the training process (it starts again at the next run)."""
+        self.process.close()
+
     def data(self, valid_size: int, seed: int) -> MnistSplits:
         """MNIST split for this config, read on first use (never at import) and kept for the next run."""
         with self._data_lock:
@@ -122,28 +138,30 @@ class TrainingSlot:
 
 
 def run_training(slot: TrainingSlot, config: TrainConfig, owner: str,
-                 feedback: Path | None = None) -> Iterator[Snapshot]:
+                 feedback: Path | None = None, probe: np.ndarray | None = None) -> Iterator[Snapshot]:
     """Train `config` in `slot` and yield snapshots: at start, every UPDATE_SECONDS, every epoch, at the end.
     `feedback`: a feedback folder whose drawings are added to the training digits (FeedbackError when
-    it cannot be read). Before any training, raises ValueError for a bad config, RunInProgress when the slot is taken and
+    it cannot be read). `probe`, a uint8 (28, 28) digit (the visitor's drawing through
+    mnist_model.to_mnist), is read by the network after every epoch.
+    Before any training, raises ValueError for a bad config, RunInProgress when the slot is taken and
     OverServerLimit for a run over the server's limits (counted on the data it would train on, which
     the slot reads once and keeps). A run still going after limits.max_seconds is stopped and saved."""
     config.validate()
     limits = ServerLimits.from_env()
     with slot.claim(owner) as stop:
-        snap = Snapshot(config)
+        snap = Snapshot(config, has_probe=probe is not None)
         slot.current = snap
         yield snap
         data = slot.data(config.valid_size, config.seed)
         if feedback is not None:
-            snap.phase = "reading the corrected drawings"
+            snap.phase = "feedback"
             yield snap
             data = data.with_extra_training(*feedback_training(read_feedback(feedback)))
         limits.check(config, data)
         out = new_run_path()
         # In a process of its own, so that training and request handlers share no interpreter lock; on
         # ZeroGPU, spaces.GPU already runs train_on_gpu in a worker process, so not a second one there.
-        events = (train_on_gpu if ZERO_GPU else train_in_child)(config, out, data, stop)
+        events = (train_on_gpu if ZERO_GPU else slot.process.run)(config, out, data, stop, probe)
         snap.phase = "training"
         last, pending, pending_sum = time.perf_counter(), 0, 0.0
         try:
@@ -161,9 +179,14 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str,
                     if time.perf_counter() - last < UPDATE_SECONDS:
                         continue
                 elif isinstance(event, EpochEvent):
-                    snap.epochs.append(vars(event).copy())
+                    snap.epochs.append(event.record())
+                    snap.first_layer = event.first_layer
+                    if event.probe is not None:
+                        snap.probe.append({"epoch": event.epoch, "probabilities": event.probe})
                 elif isinstance(event, DoneEvent):
                     snap.done = event
+                    if event.first_layer is not None:      # the saved weights, also after a Stop in epoch 1
+                        snap.first_layer = event.first_layer
                     snap.phase = "stopped" if event.stopped else "finished"
                 if stop.is_set() and snap.done is None:
                     snap.phase = "stopping"

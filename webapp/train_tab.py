@@ -1,13 +1,22 @@
-"""The Train tab's handlers: hyperparameters in, a stream of the run's status, progress, plots and
-result out (also what /train streams to API callers); Stop; handing the new model to Draw."""
+"""The Train tab's handlers: hyperparameters (the corrected-drawings switch, the Draw tab's sketch) in, a
+stream of the run's status, progress, plots, the drawing as the network reads it, its first-layer weights
+and, at the end, what it gets wrong out (also what /train streams to API callers); Stop; handing the new
+model to Draw."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import gradio as gr
+import numpy as np
 import pandas as pd
+from PIL import Image
 
-from train import DataError, TrainConfig
+from mnist_model import ImageError, to_mnist
+from train import DataError
 from train.feedback import FeedbackError, read_feedback
+from train.figures import confusion_figure, weight_grid
 
+from .api import TRAIN_TAB
 from .draw import picker_update
 from .feedback import feedback_dir
 from .i18n import error_text, lang_of, text
@@ -30,9 +39,49 @@ def frame(rows: list[dict], **dtypes: type) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes)
 
 
+def details(snap: Snapshot) -> dict:
+    """The run's new outputs as plain data, for API callers: the drawing's readings per epoch, and at the
+    end the test confusion matrix ([true][predicted]) and the misread test digits (index into MNIST's test set)."""
+    done = snap.done
+    return {"probe": snap.probe,
+            "confusion": done.confusion if done is not None else None,
+            "misread": [{"index": m.index, "label": m.label, "predicted": m.predicted, "confidence": m.confidence}
+                        for m in done.misread] if done is not None else []}
+
+
+def views(snap: Snapshot, lang: str) -> tuple:
+    """The drawing's probabilities and readings, the weight grid, the confusion matrix, the misread gallery:
+    drawn once per new epoch or ending and kept on the snapshot, since a snapshot is sent every half second."""
+    key = (len(snap.epochs), snap.done is not None, lang)
+    if key in snap.drawn:
+        return snap.drawn[key]
+    if snap.probe:
+        last = snap.probe[-1]["probabilities"]
+        bars = frame([{"digit": str(d), "probability": p} for d, p in enumerate(last)], digit=str, probability=float)
+        readings = " · ".join(f"{r['epoch']}: **{int(np.argmax(r['probabilities']))}** "
+                              f"({max(r['probabilities']):.0%})" for r in snap.probe)
+        line = text(lang, "probe.line", readings=readings)
+    else:
+        bars = frame([], digit=str, probability=float)
+        line = text(lang, "probe.waiting" if snap.has_probe else "probe.none")
+    # As a 256-colour palette image: its PNG is a third of the RGB one's size, sent with every update.
+    grid = (Image.fromarray(weight_grid(snap.first_layer)).quantize(256, Image.Quantize.FASTOCTREE)
+            if snap.first_layer is not None else None)
+    done = snap.done
+    words = {w: text(lang, f"confusion.{w}") for w in ("predicted", "true", "title", "digits")}
+    confusion = (confusion_figure(done.confusion, words) if done is not None and done.confusion is not None
+                 else None)
+    gallery = [(m.image, text(lang, "misread.caption", label=m.label, predicted=m.predicted, p=m.confidence))
+               for m in done.misread] if done is not None else []
+    result = (bars, line, grid, confusion, gallery, details(snap))
+    snap.drawn = {key: result}
+    return result
+
+
 def train_outputs(snap: Snapshot, lang: str = "en") -> tuple:
     """A snapshot as the Train tab's outputs, texts in `lang`: status, progress bar, three plots, result,
-    button, new key."""
+    button, new key, then the drawing's probabilities and readings, the weight grid, confusion matrix,
+    misread gallery, details."""
     done = snap.done
     result, new_key = "", None
     if done is not None:
@@ -48,7 +97,8 @@ def train_outputs(snap: Snapshot, lang: str = "en") -> tuple:
     return (snap.status(lang), progress, frame(snap.steps, epoch=float, loss=float),
             frame([{"epoch": r["epoch"], "valid_loss": r["valid_loss"]} for r in snap.epochs],
                   epoch=float, valid_loss=float),
-            frame(lrs, epoch=float, lr=float), result, gr.Button(visible=new_key is not None), new_key)
+            frame(lrs, epoch=float, lr=float), result, gr.Button(visible=new_key is not None), new_key,
+            *views(snap, lang))
 
 
 def feedback_count() -> int:
@@ -65,21 +115,34 @@ def feedback_checkbox(request: gr.Request | None = None) -> gr.Checkbox:
     return gr.Checkbox(label=text(lang_of(request), "feedback.include", n=n), interactive=n > 0)
 
 
+def read_sketch(sketch, lang: str) -> np.ndarray | None:
+    """The drawing as the network will read it (uint8 28 x 28), or None when there is none."""
+    if sketch is None:
+        return None
+    try:
+        probe = to_mnist(sketch)
+    except ImageError as e:
+        raise gr.Error(text(lang, "probe.unreadable", detail=e)) from None
+    return probe if probe.any() else None
+
+
 def train_model(epochs: int, batch_size: int, lr: float, lr_factor: float, lr_patience: int, augment: bool,
-                seed: int, use_feedback: bool, request: gr.Request):
+                seed: int, use_feedback: bool = False, sketch: dict | None = None, request: gr.Request = None):
     """Train one model and stream its progress; one run at a time per server. `use_feedback` adds the
-    drawings visitors corrected in the Draw tab to the training digits."""
+    drawings visitors corrected in the Draw tab to the training digits; `sketch`, the Draw tab's drawing
+    (optional), is read by the network after every epoch."""
     lang = lang_of(request)
     if not training_allowed():
         raise gr.Error(text(lang, "err.training_off"))
     try:
-        config = TrainConfig(epochs=whole(epochs), batch_size=whole(batch_size), lr=lr, lr_factor=lr_factor,
-                             lr_patience=whole(lr_patience), augment=augment, seed=whole(seed)).validate()
+        config = replace(TRAIN_TAB, epochs=whole(epochs), batch_size=whole(batch_size), lr=lr, lr_factor=lr_factor,
+                         lr_patience=whole(lr_patience), augment=augment, seed=whole(seed)).validate()
     except (TypeError, ValueError) as e:
         raise gr.Error(error_text(lang, e)) from None
+    probe = read_sketch(sketch, lang)
     try:
         for snap in run_training(slot, config, owner=request.session_hash,
-                                 feedback=feedback_dir() if use_feedback else None):
+                                 feedback=feedback_dir() if use_feedback else None, probe=probe):
             yield train_outputs(snap, lang)
     except RunInProgress as e:
         raise gr.Error(busy_text(lang, e.running)) from None

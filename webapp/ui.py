@@ -3,6 +3,7 @@ webapp.train_tab. `build()` makes the app; `launch()` serves it as `python app.p
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import gradio as gr
@@ -11,7 +12,7 @@ from starlette.middleware import Middleware
 
 from train import TrainConfig
 
-from .api import CANVAS
+from .api import CANVAS, TRAIN_TAB
 from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
                    picker_update, predict, save_correction)
 from .feedback import FeedbackLimits
@@ -21,16 +22,16 @@ from .limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENC
 from .runs import DEFAULT_KEY
 from .sketchpad import Sketchpad
 from .traffic import UploadGuard
-from .train_tab import feedback_checkbox, stop_training, train_model, use_model
+from .train_tab import feedback_checkbox, slot, stop_training, train_model, use_model
 
 LIMITS = TrainConfig.LIMITS
-DEFAULTS = TrainConfig()
+DEFAULTS = TRAIN_TAB
 
 CSS = """
 .digit { font-size: 7rem; font-weight: 700; line-height: 1; text-align: center; }
 .digit.empty { font-size: 2rem; font-weight: 400; opacity: 0.6; padding: 2.5rem 0; }
 .confidence { text-align: center; opacity: 0.7; }
-#seen img { image-rendering: pixelated; }
+#seen img, #weights img, #misread img { image-rendering: pixelated; }
 #correct { align-items: center; }
 #kept { font-size: 0.85rem; opacity: 0.75; }
 progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
@@ -53,9 +54,9 @@ progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
 """
 
 
-def plot_titles(lang: str, title: str, y: str) -> dict:
+def plot_titles(lang: str, title: str, y: str, x: str = "axis.epoch") -> dict:
     """A plot's title and axis titles in `lang` (its data columns keep their names for API callers)."""
-    return dict(title=text(lang, title), x_title=text(lang, "axis.epoch"), y_title=text(lang, y))
+    return dict(title=text(lang, title), x_title=text(lang, x), y_title=text(lang, y))
 
 
 # Gradio scopes CSS to the app's container; the page margin around it is set from the head instead.
@@ -135,8 +136,22 @@ def build() -> App:
                                                 **plot_titles("en", "title.valid", "axis.loss"))
                     lr_plot = gr.LinePlot(x="epoch", y="lr", label=I18N("plot.lr"), height=260,
                                           **plot_titles("en", "title.lr", "axis.lr"))
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        probe_plot = gr.BarPlot(x="digit", y="probability", y_lim=[0, 1], height=220,
+                                                label=I18N("probe.plot"),
+                                                **plot_titles("en", "probe.title", "probe.axis", "axis.digit"))
+                        probe_line = gr.Markdown(I18N("probe.none"), label=I18N("probe.readings"))
+                    with gr.Column(scale=3):
+                        weights = gr.Image(label=I18N("weights"), type="pil", format="png", interactive=False,
+                                           buttons=[], elem_id="weights", height=330)
                 result = gr.Markdown(label=I18N("result"))
                 use_btn = gr.Button(I18N("use"), visible=False)
+                with gr.Row():
+                    confusion = gr.Plot(label=I18N("confusion"), elem_id="confusion")
+                    misread = gr.Gallery(label=I18N("misread"), columns=8, height=330, object_fit="contain",
+                                         elem_id="misread", interactive=False, buttons=[])
+                details = gr.JSON(visible=False, label=I18N("details"))
 
         def localize(model_key: str, request: gr.Request) -> tuple:
             """What the server writes into the page, in the visitor's language (the rest is resolved by
@@ -145,10 +160,11 @@ def build() -> App:
             return (digit_html(None, lang=lang), picker_update(model_key, request),
                     gr.LinePlot(**plot_titles(lang, "title.train", "axis.loss")),
                     gr.ScatterPlot(**plot_titles(lang, "title.valid", "axis.loss")),
-                    gr.LinePlot(**plot_titles(lang, "title.lr", "axis.lr")))
+                    gr.LinePlot(**plot_titles(lang, "title.lr", "axis.lr")),
+                    gr.BarPlot(**plot_titles(lang, "probe.title", "probe.axis", "axis.digit")))
 
-        demo.load(localize, model_key, [digit, picker, train_plot, epoch_plot, lr_plot], api_visibility="private",
-                  show_progress="hidden")
+        demo.load(localize, model_key, [digit, picker, train_plot, epoch_plot, lr_plot, probe_plot],
+                  api_visibility="private", show_progress="hidden")
 
         shown = [probabilities, digit, seen, hint]
         predicting = dict(show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
@@ -161,8 +177,10 @@ def build() -> App:
                          concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY)
         right_btn.click(confirm_answer, [sketch, model_key], kept, api_visibility="private", concurrency_id="predict")
         train_tab.select(feedback_checkbox, None, use_feedback, api_visibility="private")
-        train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed, use_feedback],
-                        [status, progress, train_plot, epoch_plot, lr_plot, result, use_btn, new_model_key],
+        train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed, use_feedback,
+                                      sketch],
+                        [status, progress, train_plot, epoch_plot, lr_plot, result, use_btn, new_model_key,
+                         probe_plot, probe_line, weights, confusion, misread, details],
                         api_name="train", concurrency_limit=4, show_progress="minimal")
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
         use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private").then(
@@ -176,4 +194,19 @@ def launch(app: App, share: bool = False) -> None:
     guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
                        cache_max_mb=CACHE_MAX_MB)
     app.blocks.launch(share=share, css=CSS, head=HEAD, max_file_size=MAX_UPLOAD, i18n=I18N,
-                      app_kwargs={"middleware": [guard]})
+                      app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
+    if training_allowed():
+        # Once the server answers, in the background: the first prediction need not wait for MNIST, the
+        # training process and the style copies, which the first Train then finds ready.
+        threading.Thread(target=warm, name="warm training", daemon=True).start()
+    app.blocks.block_thread()
+
+
+def warm() -> None:
+    """Get the training process ready for a run of the Train tab's defaults. Best effort: a failure here
+    (MNIST missing, say) is met again, with its message, by the first Train."""
+    try:
+        slot.warm(TRAIN_TAB)
+    except Exception as e:
+        print(f"training process not warmed: {type(e).__name__}: {e}", flush=True)
+    import matplotlib.figure  # noqa: F401  (it draws the confusion matrix: imported now, not when a run ends)

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import spaces
 
 from train import Event, MnistSplits, StopSignal, TrainConfig, planned_steps, train
@@ -18,7 +19,8 @@ GPU_STEP_SECONDS = 0.004    # ...plus this per optimiser step (a step of this ML
 ZERO_GPU = spaces.config.Config.zero_gpu   # on a ZeroGPU Space (SPACES_ZERO_GPU), where spaces.GPU wraps train_on_gpu
 
 
-def gpu_seconds(config: TrainConfig, out: Path, data: MnistSplits, stop: StopSignal) -> int:
+def gpu_seconds(config: TrainConfig, out: Path, data: MnistSplits, stop: StopSignal,
+                probe: np.ndarray | None = None) -> int:
     """ZeroGPU time to reserve for this run (same arguments as train_on_gpu): sized from its steps
     so a short run does not spend a visitor's daily GPU quota on a long reservation."""
     steps = planned_steps(config, data)
@@ -26,8 +28,9 @@ def gpu_seconds(config: TrainConfig, out: Path, data: MnistSplits, stop: StopSig
 
 
 @spaces.GPU(duration=gpu_seconds)
-def train_on_gpu(config: TrainConfig, out: Path, data: MnistSplits, stop: StopSignal) -> Iterator[Event]:
+def train_on_gpu(config: TrainConfig, out: Path, data: MnistSplits, stop: StopSignal,
+                 probe: np.ndarray | None = None) -> Iterator[Event]:
     """The engine's run. On a ZeroGPU Space, a GPU is attached only while this generator runs and its
     events are pickled back as they come, so the plots still stream; elsewhere `spaces.GPU` returns
     this function unchanged and `device="auto"` picks a local GPU if there is one."""
-    yield from train(config, out=out, data=data, stop=stop)
+    yield from train(config, out=out, data=data, stop=stop, probe=probe)
