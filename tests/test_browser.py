@@ -21,7 +21,6 @@ from train.pen_digits import load_pen_digits
 
 ARTIFACTS = REPO / "test-artifacts"
 DIGITS = 3             # each costs ~5-20 s of software WebGL; bulk accuracy is tested through the API
-MAX_POINTS = 40        # pick quick-to-draw digits: at most this many mouse moves in all
 
 if not Path(CHROMIUM).exists():
     reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
@@ -63,11 +62,12 @@ def page(app):
 
 
 def test_drawn_pen_digits_are_read(page, pen_digits_path):
-    pen = load_pen_digits(pen_digits_path)
-    digits = [next(d for d in pen if len(d.strokes) == 1)]      # first: one stroke, the page's first action
-    for digit in pen:                                            # then distinct labels, few mouse moves
-        moves = sum(min(16, len(s)) for s in digit.strokes)
-        if digit.label not in {d.label for d in digits} and moves <= MAX_POINTS and len(digits) < DIGITS:
+    # One-stroke digits of distinct labels, the first drawn as the fresh page's first action. One stroke
+    # each, because under heavy load a first stroke's answer can arrive seconds after a second stroke
+    # ends, and nothing on the page tells which stroke an answer belongs to.
+    digits = []
+    for digit in load_pen_digits(pen_digits_path):
+        if len(digit.strokes) == 1 and digit.label not in {d.label for d in digits} and len(digits) < DIGITS:
             digits.append(digit)
     assert page.locator(".digit.empty").count() == 1            # the empty state before any drawing
     for i, digit in enumerate(digits):

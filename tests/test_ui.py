@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import string
 
 import pytest
 
@@ -59,6 +60,14 @@ def test_russian_texts_are_russian_and_fill_the_same_blanks():
             assert en == "{detail}" and ru.endswith("{detail}"), key   # the library's own message is kept
         elif en.strip("{}") and key != "model.epoch1":
             assert any("а" <= ch.lower() <= "я" for ch in ru), key
+
+
+def test_every_text_formats_in_both_languages_with_its_own_fields():
+    for key, (en, _) in STRINGS.items():
+        fields = {name for _, name, _, _ in string.Formatter().parse(en) if name}
+        values = {name: 0.5 for name in fields}                 # numbers fit every format spec used
+        for lang in LANGS:
+            assert "{" not in text(lang, key, **values), (key, lang)
 
 
 class Request:

@@ -186,7 +186,7 @@ def lang_of(request: gr.Request | None) -> str:
     return next((lang for _, _, lang in sorted(ranked) if lang in LANGS), FALLBACK)
 
 
-def text(lang: str, key: str, **values) -> str:
+def text(lang: str, key: str, /, **values) -> str:
     """STRINGS[key] in `lang` (FALLBACK for a language without texts), formatted with `values`."""
     pair = STRINGS[key]
     return pair[LANGS.index(lang) if lang in LANGS else 0].format(**values)
