@@ -68,9 +68,12 @@ def views(snap: Snapshot, lang: str) -> tuple:
     grid = (Image.fromarray(weight_grid(snap.first_layer)).quantize(256, Image.Quantize.FASTOCTREE)
             if snap.first_layer is not None else None)
     done = snap.done
-    words = {w: text(lang, f"confusion.{w}") for w in ("predicted", "true", "title", "digits")}
-    confusion = (confusion_figure(done.confusion, words) if done is not None and done.confusion is not None
-                 else None)
+    confusion = None
+    if done is not None and done.confusion is not None:
+        counts = np.asarray(done.confusion)
+        words = {w: text(lang, f"confusion.{w}") for w in ("predicted", "true", "digits")}
+        words["title"] = text(lang, "confusion.title", right=int(counts.trace()), total=int(counts.sum()))
+        confusion = confusion_figure(done.confusion, words)
     gallery = [(m.image, text(lang, "misread.caption", label=m.label, predicted=m.predicted, p=m.confidence))
                for m in done.misread] if done is not None else []
     result = (bars, line, grid, confusion, gallery, details(snap))
