@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from contextlib import nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from train.feedback import IMAGES, METADATA, folder_lock
 
 from .api import CANVAS
 from .i18n import text
+from .limits import numbers_from_env
 
 STALE_TMP_SECONDS = 60       # a temp PNG this old was left by a writer killed mid-write
 
@@ -51,15 +52,7 @@ class FeedbackLimits:
 
     @classmethod
     def from_env(cls) -> "FeedbackLimits":
-        values = {}
-        for f, var in zip(fields(cls), ("FEEDBACK_PER_MINUTE", "FEEDBACK_MAX_ITEMS", "FEEDBACK_MAX_MB")):
-            text = os.environ.get(var, "").strip()
-            if text:
-                try:
-                    values[f.name] = int(text) if f.type in ("int", int) else float(text)
-                except ValueError:
-                    raise ValueError(f"{var} must be a number, got {text!r}") from None
-        return cls(**values)
+        return numbers_from_env(cls, ("FEEDBACK_PER_MINUTE", "FEEDBACK_MAX_ITEMS", "FEEDBACK_MAX_MB"))
 
 
 def feedback_dir() -> Path:

@@ -59,15 +59,7 @@ class ServerLimits:
     @classmethod
     def from_env(cls) -> "ServerLimits":
         """Defaults overridden by the variables named above; ValueError names a malformed one."""
-        values = {}
-        for f, var in zip(fields(cls), ("TRAIN_MAX_STEPS", "TRAIN_MAX_SECONDS", "RUNS_KEEP", "RUNS_MAX_MB")):
-            text = os.environ.get(var, "").strip()
-            if text:
-                try:
-                    values[f.name] = int(text) if f.type in ("int", int) else float(text)
-                except ValueError:
-                    raise ValueError(f"{var} must be a number, got {text!r}") from None
-        return cls(**values)
+        return numbers_from_env(cls, ("TRAIN_MAX_STEPS", "TRAIN_MAX_SECONDS", "RUNS_KEEP", "RUNS_MAX_MB"))
 
     def check(self, config: TrainConfig, data: MnistSplits) -> None:
         """Refuse, before any training, a run that would hold the server's one slot too long."""
@@ -76,6 +68,20 @@ class ServerLimits:
             raise OverServerLimit(f"{config.epochs} epochs at batch size {config.batch_size} is {steps:,} steps; "
                                   f"this server allows {self.max_steps:,} per run. Use fewer epochs or a larger "
                                   f"batch size.")
+
+
+def numbers_from_env(cls, variables: tuple[str, ...]):
+    """The dataclass `cls` with each numeric field, in order, taken from its variable where that is set;
+    ValueError names a malformed one."""
+    values = {}
+    for f, var in zip(fields(cls), variables):
+        text = os.environ.get(var, "").strip()
+        if text:
+            try:
+                values[f.name] = int(text) if f.type in ("int", int) else float(text)
+            except ValueError:
+                raise ValueError(f"{var} must be a number, got {text!r}") from None
+    return cls(**values)
 
 
 def training_allowed() -> bool:
