@@ -44,10 +44,12 @@ progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
   #pad-col, #answer-col { display: contents; }
   #pad { order: 1; height: calc(100vw + 40px) !important; }
   #answer { order: 2; }
-  #hint { order: 3; }
-  #pad-actions { order: 4; }
-  #probabilities { order: 5; }
-  #seen { order: 6; }
+  #correct { order: 3; }
+  #kept { order: 4; }
+  #hint { order: 5; }
+  #pad-actions { order: 6; }
+  #probabilities { order: 7; }
+  #seen { order: 8; }
   .digit { font-size: 4.5rem; }
   .digit.empty { font-size: 1.5rem; padding: 1rem 0; }
 }
