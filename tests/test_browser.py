@@ -126,9 +126,9 @@ def test_a_click_under_the_answer_stores_the_drawing(page, feedback, pen_digits_
     shown = wait_for_prediction(page)              # right or wrong: a visitor corrects what the page shows
     wrong = str((int(shown) + 1) % 10)
     page.locator("#correct").get_by_role("radio", name=wrong, exact=True).click()
-    page.locator("#kept").get_by_text(f"Saved as {wrong}").wait_for(timeout=30_000)
+    page.locator("#kept").get_by_text(f"Saved as {wrong}").wait_for(timeout=60_000)
     page.get_by_role("button", name="✓ Right").click()
-    page.locator("#kept").get_by_text(f"Saved as {shown}").wait_for(timeout=30_000)
+    page.locator("#kept").get_by_text(f"Saved as {shown}").wait_for(timeout=60_000)
     page.screenshot(path=ARTIFACTS / "draw-corrected.png", full_page=True)
     stored = [json.loads(line) for line in (feedback / "metadata.jsonl").read_text().splitlines()]
     assert [(r["label"], r["predicted"]) for r in stored] == [(int(wrong), int(shown)), (int(shown), int(shown))]
@@ -187,11 +187,11 @@ def test_the_drawing_is_read_every_epoch_and_stop_shows_what_was_learned(page, p
         .map(p => p.getAttribute('d')).join('|') !== b""", arg=first, timeout=30_000)   # epoch 2 reads it anew
     weights = page.locator("#weights img")
     assert weights.count() == 1 and weights.evaluate("img => img.naturalWidth") == 20 * 29 + 1
-    page.screenshot(path=REPO / "docs" / "train-learning.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "train-learning.png", timeout=120_000)
 
     page.get_by_role("button", name="Stop").click()
     page.get_by_role("heading", name="Test accuracy").wait_for(timeout=90_000)
     page.wait_for_function("() => document.querySelectorAll('#misread img').length >= 16", timeout=30_000)
     page.locator("#confusion img").wait_for(timeout=30_000)
     assert page.locator("#weights img").count() == 1
-    page.screenshot(path=REPO / "docs" / "train-stopped.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "train-learned.png", timeout=120_000)

@@ -20,11 +20,11 @@ from PIL import Image
 from mnist_model import DigitRecognizer
 from tests.support.app_driver import serve_app, sketch_files
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS, train_args
+from webapp.api import CANVAS, TRAIN_OUTPUTS, train_args
 
 SHORT = dict(epochs=2, batch_size=1024, lr=2e-3, lr_factor=0.3, lr_patience=1, augment=False, seed=0)
 LONG = dict(SHORT, epochs=50, batch_size=64, augment=True)   # many minutes: only ever stopped
-RESULT = 5                                                    # /train's outputs: the result's position
+RESULT = TRAIN_OUTPUTS.index("result")
 
 
 @pytest.fixture(scope="module")
