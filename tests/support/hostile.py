@@ -15,6 +15,7 @@ from safetensors.torch import save_file
 
 from mnist_model import MLP
 from mnist_model.checkpoint import FORMAT
+from webapp.traffic import folder_bytes
 
 
 def spider_without_stack_offset() -> bytes:
@@ -63,15 +64,8 @@ def rss_mb(pid: int) -> float:
 
 
 def tree_mb(folder: Path) -> float:
-    """Total size of the files under `folder`, in MB; 0 when it does not exist."""
-    total = 0
-    for root, _, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:     # deleted meanwhile by the server's cleanup
-                pass
-    return total / 1e6
+    """Total size of the files under `folder`, in MB, as the server's cache quota counts it."""
+    return folder_bytes(str(folder)) / 1e6
 
 
 class PeakRss:
