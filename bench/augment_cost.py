@@ -18,7 +18,7 @@ from tests.test_learned import reference_augment
 from train import load_mnist
 from train.augment import augment
 from webapp.api import TRAIN_TAB
-from webapp.limits import TORCH_THREADS
+from webapp.limits import TRAINING_THREADS
 
 STEPS = 60
 
@@ -43,7 +43,7 @@ def step_ms(x: torch.Tensor, y: torch.Tensor, warp, share: float) -> float:
 
 
 def main() -> None:
-    torch.set_num_threads(TORCH_THREADS)
+    torch.set_num_threads(TRAINING_THREADS)
     data = load_mnist()
     x, y = data.train_x[:(STEPS + 5) * TRAIN_TAB.batch_size].float().div(255).unsqueeze(1), data.train_y
     a = step_ms(x, y, None, 0)

@@ -27,9 +27,8 @@ import numpy as np
 
 from bench.visitor import Caller, sketch_pngs
 from tests.support.app_driver import serve_app
-from train import TrainConfig
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS, train_args
+from webapp.api import CANVAS, TRAIN_TAB, train_args
 
 SKETCHES = 16              # distinct pen digits cycled through by the callers
 
@@ -147,7 +146,7 @@ def run(callers: tuple[int, ...] = (1, 8, 32), requests: int = 300, case_seconds
     """Run every case against one server and return the measurements. `requests` bounds each idle case;
     a training case lasts until one whole epoch ran under its load, or `case_seconds`."""
     # The Train tab's defaults, but 100 epochs: the run must outlast the cases; the bench then leaves it.
-    config = {**asdict(TrainConfig()), "epochs": 100, **(train_config or {})}
+    config = {**asdict(TRAIN_TAB), "epochs": 100, **(train_config or {})}
     digits = load_pen_digits(pen_digits)[:SKETCHES]
     with tempfile.TemporaryDirectory() as tmp:
         # Every caller comes from this one host and stands for another visitor: the per-client upload
@@ -235,7 +234,7 @@ def main() -> None:
     ap.add_argument("--callers", type=int, nargs="+", default=[1, 8, 32], help="concurrent callers per case")
     ap.add_argument("--requests", type=int, default=300, help="requests per idle case")
     ap.add_argument("--case-seconds", type=float, default=120.0, help="time limit per case")
-    ap.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="the background run's batch size")
+    ap.add_argument("--batch-size", type=int, default=TRAIN_TAB.batch_size, help="the background run's batch size")
     ap.add_argument("--no-augment", action="store_true", help="train the background run without augmentation")
     ap.add_argument("--quiet-epochs", type=int, default=2, help="epochs timed with no prediction load")
     args = ap.parse_args()

@@ -24,7 +24,7 @@ from PIL import Image
 from train import DoneEvent, EpochEvent, load_mnist, train, with_styles
 from train.figures import confusion_figure, misread_figure, weight_grid
 from webapp.api import TRAIN_TAB
-from webapp.limits import TORCH_THREADS
+from webapp.limits import TRAINING_THREADS
 
 
 def one_run(config, data, out: Path, extras: bool) -> list[float]:
@@ -48,7 +48,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=2, help="pairs of runs, (a) then (b)")
     args = ap.parse_args()
-    torch.set_num_threads(TORCH_THREADS)                      # as the server's training process runs
+    torch.set_num_threads(TRAINING_THREADS)      # as the training process runs on a quiet server
     config = replace(TRAIN_TAB, epochs=args.epochs)
     data = with_styles(config, load_mnist(valid_size=config.valid_size, seed=config.seed))
     times = {False: [], True: []}

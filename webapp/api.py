@@ -13,7 +13,7 @@ TRAIN_OUTPUTS = ("status", "progress", "train_loss", "valid_loss", "lr", "result
 # The Train tab's defaults, chosen for the time to a good model (docs/results.md: Train tab latency);
 # the CLI keeps TrainConfig's own, the recipe of the shipped model. The fields the tab does not show
 # (augment_share, styles, valid_size, device) come from here for every run the app trains.
-TRAIN_TAB = TrainConfig(epochs=10, batch_size=256, lr_patience=0, augment_share=0.5)
+TRAIN_TAB = TrainConfig(epochs=10, batch_size=512, lr=3e-3, lr_patience=0, augment_share=0.5)
 
 
 def train_args(config: dict, feedback: bool = False, sketch: dict | None = None) -> list:

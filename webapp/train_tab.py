@@ -9,6 +9,8 @@ from dataclasses import replace
 import gradio as gr
 import numpy as np
 import pandas as pd
+from gradio.processing_utils import save_pil_to_cache
+from gradio.utils import get_upload_folder
 from PIL import Image
 
 from mnist_model import ImageError, to_mnist
@@ -50,11 +52,17 @@ def details(snap: Snapshot) -> dict:
 
 
 def views(snap: Snapshot, lang: str) -> tuple:
-    """The drawing's probabilities and readings, the weight grid, the confusion matrix, the misread gallery:
-    drawn once per new epoch or ending and kept on the snapshot, since a snapshot is sent every half second."""
+    """What changes once per epoch or at the end: the valid-loss and learning-rate frames, the drawing's
+    probabilities and readings, the weight grid, the confusion matrix, the misread gallery. Drawn once
+    and kept on the snapshot, since a snapshot is sent every half second."""
     key = (len(snap.epochs), snap.done is not None, lang)
     if key in snap.drawn:
         return snap.drawn[key]
+    valid = frame([{"epoch": r["epoch"], "valid_loss": r["valid_loss"]} for r in snap.epochs],
+                  epoch=float, valid_loss=float)
+    # The learning rate each epoch trained with: the initial one, then the scheduler's after each epoch.
+    lrs = frame([{"epoch": 0.0, "lr": snap.config.lr}] + [{"epoch": r["epoch"], "lr": r["lr"]} for r in snap.epochs],
+                epoch=float, lr=float)
     if snap.probe:
         last = snap.probe[-1]["probabilities"]
         bars = frame([{"digit": str(d), "probability": p} for d, p in enumerate(last)], digit=str, probability=float)
@@ -64,9 +72,13 @@ def views(snap: Snapshot, lang: str) -> tuple:
     else:
         bars = frame([], digit=str, probability=float)
         line = text(lang, "probe.waiting" if snap.has_probe else "probe.none")
-    # As a 256-colour palette image: its PNG is a third of the RGB one's size, sent with every update.
-    grid = (Image.fromarray(weight_grid(snap.first_layer)).quantize(256, Image.Quantize.FASTOCTREE)
-            if snap.first_layer is not None else None)
+    # As a 256-colour palette image: its PNG is a third of the RGB one's size. Saved to Gradio's cache
+    # here, once per epoch, as the Image output would save it: handed a picture, it would encode the
+    # same PNG again with every update, on the cores the run trains on.
+    grid = None
+    if snap.first_layer is not None:
+        picture = Image.fromarray(weight_grid(snap.first_layer)).quantize(256, Image.Quantize.FASTOCTREE)
+        grid = save_pil_to_cache(picture, get_upload_folder(), name="weights", format="png")
     done = snap.done
     confusion = None
     if done is not None and done.confusion is not None:
@@ -76,7 +88,7 @@ def views(snap: Snapshot, lang: str) -> tuple:
         confusion = confusion_figure(done.confusion, words)
     gallery = [(m.image, text(lang, "misread.caption", label=m.label, predicted=m.predicted, p=m.confidence))
                for m in done.misread] if done is not None else []
-    result = (bars, line, grid, confusion, gallery, details(snap))
+    result = (valid, lrs, bars, line, grid, confusion, gallery, details(snap))
     snap.drawn = {key: result}
     return result
 
@@ -95,13 +107,9 @@ def train_outputs(snap: Snapshot, lang: str = "en") -> tuple:
         else:
             result = text(lang, "result.none", detail=done.message)
     progress = f'<progress value="{snap.fraction:.4f}" max="1"></progress>'
-    # The learning rate each epoch trained with: the initial one, then the scheduler's after each epoch.
-    lrs = [{"epoch": 0.0, "lr": snap.config.lr}] + [{"epoch": r["epoch"], "lr": r["lr"]} for r in snap.epochs]
-    return (snap.status(lang), progress, frame(snap.steps, epoch=float, loss=float),
-            frame([{"epoch": r["epoch"], "valid_loss": r["valid_loss"]} for r in snap.epochs],
-                  epoch=float, valid_loss=float),
-            frame(lrs, epoch=float, lr=float), result, gr.Button(visible=new_key is not None), new_key,
-            *views(snap, lang))
+    valid, lrs, *pictures = views(snap, lang)
+    return (snap.status(lang), progress, frame(snap.steps, epoch=float, loss=float), valid, lrs, result,
+            gr.Button(visible=new_key is not None), new_key, *pictures)
 
 
 def feedback_count() -> int:

@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-import torch
 
 from train import Event, MnistSplits, StopSignal, TrainConfig, train, with_styles
+
+from .cores import CoreShare
+from .limits import TRAINING_THREADS
 
 SPAWN = get_context("spawn")
 FINISH_SECONDS = 120.0    # after a stop, the process's time to end its step, test and save before it is killed
@@ -56,12 +58,13 @@ class TrainingDied(RuntimeError):
 
 def _serve(conn: Connection, threads: int) -> None:
     """The process's whole life: hold the splits it is sent (and their style copies, drawn once per
-    styles setting), and run each requested run, sending its events, then RUN_ENDED."""
+    styles setting), and run each requested run, sending its events, then RUN_ENDED. It trains on up
+    to `threads` torch threads, one while the server is busy (webapp.cores)."""
     if hasattr(os, "setsid"):
         # A session of its own: where Linux groups CPU time by session (autogroup), training and the
         # server then share the cores as two equals, however many threads the server runs.
         os.setsid()
-    torch.set_num_threads(threads)
+    cores = CoreShare(threads, os.getppid())
     data, styled = None, {}
     while True:
         try:
@@ -80,6 +83,7 @@ def _serve(conn: Connection, threads: int) -> None:
                 conn.send(RUN_ENDED)
                 continue
             for event in train(config, out=out, data=styled[key], stop=stop, probe=probe):
+                cores.apply()
                 conn.send(event)
         except (BrokenPipeError, ConnectionResetError):   # the server is gone; leaving the loop saved the run
             os._exit(0)
@@ -152,7 +156,7 @@ class TrainingProcess:
         if self._child is None or not self._child.is_alive():
             self._close()
             parent, child_end = SPAWN.Pipe()
-            self._child = SPAWN.Process(target=_serve, args=(child_end, torch.get_num_threads()), name="training",
+            self._child = SPAWN.Process(target=_serve, args=(child_end, TRAINING_THREADS), name="training",
                                         daemon=True)       # daemon: ends with the server
             self._child.start()
             child_end.close()     # the process now holds the only other end: its death reads as EOF here
