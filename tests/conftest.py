@@ -63,3 +63,12 @@ def small_mnist(mnist):
     """2,000 training digits, 1,000 each to validate and test: a run takes well under a second."""
     return replace(mnist, train_x=mnist.train_x[:2000], train_y=mnist.train_y[:2000], valid_x=mnist.valid_x[:1000],
                    valid_y=mnist.valid_y[:1000], test_x=mnist.test_x[:1000], test_y=mnist.test_y[:1000])
+
+
+@pytest.fixture(scope="session")
+def reference(pen_digits_path, tmp_path_factory):
+    """A pen digit as uploaded files, and the in-process recognizer's probabilities for it
+    (tests.support.app_driver.still_serving checks a server against it)."""
+    from tests.support.app_driver import reference_sketch
+
+    return reference_sketch(pen_digits_path, tmp_path_factory.mktemp("reference"))

@@ -10,15 +10,12 @@ import os
 import urllib.request
 
 import httpx
-import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from mnist_model import DigitRecognizer
-from tests.support.app_driver import serve_app_process, sketch_files
+from tests.support.app_driver import serve_app_process, still_serving
 from tests.support.hostile import DAMAGED_IMAGES, PeakRss, tree_mb, write_hostile_runs
-from train.pen_digits import load_pen_digits, render_sketchpad
 from webapp.api import CANVAS
 
 HIDDEN = "Error"     # what Gradio shows for an exception it hides
@@ -34,19 +31,6 @@ def server(mnist_root, tmp_path_factory):
         yield url, proc, cache
 
 
-@pytest.fixture(scope="module")
-def reference(pen_digits_path, tmp_path_factory):
-    value = render_sketchpad(load_pen_digits(pen_digits_path)[0], canvas=CANVAS)
-    return sketch_files(value, tmp_path_factory.mktemp("ref")), DigitRecognizer.load().predict(value).probabilities
-
-
-def still_serving(url: str, reference) -> None:
-    files, expected = reference
-    label, *_ = Client(url, verbose=False).predict(files, api_name="/predict")
-    got = {int(row["label"]): row["confidence"] for row in label["confidences"]}
-    np.testing.assert_allclose([got[d] for d in range(10)], expected, atol=1e-5)
-
-
 def test_the_app_starts_and_serves_with_hostile_files_in_the_runs_folder(server, reference):
     url, _, _ = server
     with urllib.request.urlopen(url + "config") as response:
@@ -55,7 +39,7 @@ def test_the_app_starts_and_serves_with_hostile_files_in_the_runs_folder(server,
     keys = [key for _, key in picker["props"]["choices"]]
     # history.safetensors holds good weights (metadata fields of the wrong types); the others are left out.
     assert keys == ["default", "runs/history.safetensors"]
-    still_serving(url, reference)
+    still_serving(Client(url, verbose=False), reference)
 
 
 def test_an_upload_flood_from_one_client_is_bounded(server, reference):
@@ -72,7 +56,7 @@ def test_an_upload_flood_from_one_client_is_bounded(server, reference):
     grown = tree_mb(cache) - before
     assert statuses.count(200) >= 1 and statuses.count(200) < 40
     assert grown < 150, f"the cache grew by {grown:.0f} MB"
-    still_serving(url, reference)           # small uploads of an ordinary prediction still pass
+    still_serving(Client(url, verbose=False), reference)           # small uploads of an ordinary prediction still pass
 
 
 def post_blob(url: str, blob: bytes, blob_id: str, kind: str = "layer", index: str = "0") -> httpx.Response:
@@ -98,7 +82,7 @@ def test_the_pads_blob_store_is_bounded(server, reference):
     # Refused past BLOB_CLIENT_MB (16 MB) held, or earlier by the upload allowance the flood above drew on.
     assert 429 in statuses and set(statuses) <= {200, 429}
     assert rss.growth < 60, f"the server grew by {rss.growth:.0f} MB"
-    still_serving(url, reference)
+    still_serving(Client(url, verbose=False), reference)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +103,7 @@ def test_many_large_layers_are_refused_before_decoding(server, reference, blank_
             Client(url, verbose=False).predict(value, api_name="/predict")
     assert HIDDEN != str(error.value)
     assert rss.growth < 600, f"the server grew by {rss.growth:.0f} MB"
-    still_serving(url, reference)
+    still_serving(Client(url, verbose=False), reference)
 
 
 @pytest.mark.parametrize("name", sorted(DAMAGED_IMAGES))
@@ -131,7 +115,7 @@ def test_damaged_images_get_the_clear_message(server, reference, tmp_path, name)
         Client(url, verbose=False).predict({"background": None, "layers": [], "composite": handle_file(str(path))},
                                            api_name="/predict")
     assert "could not be read" in str(error.value) and "PNG, JPEG" in str(error.value)
-    still_serving(url, reference)
+    still_serving(Client(url, verbose=False), reference)
 
 
 def test_the_cache_quota_refuses_uploads_from_any_number_of_clients(mnist_root, tmp_path, reference):

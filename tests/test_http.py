@@ -18,7 +18,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from mnist_model import DigitRecognizer
-from tests.support.app_driver import serve_app, sketch_files
+from tests.support.app_driver import serve_app, sketch_files, still_serving
 from train.pen_digits import load_pen_digits, render_sketchpad
 from webapp.api import CANVAS, TRAIN_OUTPUTS, train_args
 
@@ -198,20 +198,6 @@ def test_read_only_server_predicts_but_refuses_training(mnist_root, pen_digits_p
 
 
 HIDDEN = "has not enabled verbose error reporting"    # what a visitor sees for an unhandled exception
-
-
-@pytest.fixture(scope="module")
-def reference(pen_digits_path, tmp_path_factory):
-    """A pen digit as uploaded files, and the in-process recognizer's probabilities for it."""
-    value = render_sketchpad(load_pen_digits(pen_digits_path)[0], canvas=CANVAS)
-    return sketch_files(value, tmp_path_factory.mktemp("ref")), DigitRecognizer.load().predict(value).probabilities
-
-
-def still_serving(client: Client, reference) -> None:
-    files, expected = reference
-    label, *_ = client.predict(files, api_name="/predict")
-    got = {int(row["label"]): row["confidence"] for row in label["confidences"]}
-    np.testing.assert_allclose([got[d] for d in range(10)], expected, atol=1e-5)
 
 
 def composite(path) -> dict:

@@ -219,3 +219,21 @@ def wait_for_prediction(page, settle: float = 1.5, timeout: float = 60.0) -> str
                            arg=[page.evaluate("performance.now()"), settle * 1000], polling=200,
                            timeout=timeout * 1000)
     return page.locator(".digit").first.inner_text().strip()
+
+
+def reference_sketch(pen_digits_path: str | os.PathLike, folder: str | os.PathLike) -> tuple[dict, list[float]]:
+    """A pen digit as the files the pad uploads, and the in-process recognizer's probabilities for it."""
+    from mnist_model import DigitRecognizer
+    from train.pen_digits import load_pen_digits, render_sketchpad
+    from webapp.api import CANVAS
+
+    value = render_sketchpad(load_pen_digits(pen_digits_path)[0], canvas=CANVAS)
+    return sketch_files(value, folder), DigitRecognizer.load().predict(value).probabilities
+
+
+def still_serving(client, reference: tuple[dict, list[float]]) -> None:
+    """The server, through gradio_client `client`, still reads `reference` as the recognizer does."""
+    files, expected = reference
+    label, *_ = client.predict(files, api_name="/predict")
+    got = {int(row["label"]): row["confidence"] for row in label["confidences"]}
+    np.testing.assert_allclose([got[d] for d in range(10)], expected, atol=1e-5)
