@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 import torch
@@ -22,9 +24,15 @@ def threads_restored():
     torch.set_num_threads(before)
 
 
-def watched(code: str):
-    """A Python process running `code`, standing in for the server."""
-    return subprocess.Popen([sys.executable, "-c", code])
+@contextmanager
+def watched(code: str) -> Iterator[int]:
+    """The pid of a Python process running `code`, standing in for the server; killed afterwards."""
+    server = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        yield server.pid
+    finally:
+        server.kill()
+        server.wait()
 
 
 def settle(share: cores.CoreShare) -> int:
@@ -47,33 +55,21 @@ def test_cpu_seconds_counts_what_a_process_used():
 
 @pytest.mark.parametrize("code, expected", [("while True: pass", 1), ("import time; time.sleep(60)", 2)])
 def test_one_thread_while_the_server_is_busy_every_core_while_it_is_quiet(code, expected, threads_restored):
-    server = watched(code)
-    try:
-        share = cores.CoreShare(2, server.pid)
+    with watched(code) as server:
+        share = cores.CoreShare(2, server)
         assert torch.get_num_threads() == 2
         assert settle(share) == expected and torch.get_num_threads() == expected
-    finally:
-        server.kill()
-        server.wait()
 
 
 def test_back_to_every_core_when_the_server_calms_down(threads_restored):
-    server = watched("import time\nend = time.time() + 4\nwhile time.time() < end: pass\ntime.sleep(60)")
-    try:
-        share = cores.CoreShare(2, server.pid)
+    with watched("import time\nend = time.time() + 4\nwhile time.time() < end: pass\ntime.sleep(60)") as server:
+        share = cores.CoreShare(2, server)
         assert settle(share) == 1
         time.sleep(3)
         assert settle(share) == 2
-    finally:
-        server.kill()
-        server.wait()
 
 
 def test_a_single_core_allowance_never_changes(threads_restored):
-    server = watched("while True: pass")
-    try:
-        share = cores.CoreShare(1, server.pid)
+    with watched("while True: pass") as server:
+        share = cores.CoreShare(1, server)
         assert settle(share) == 1 and torch.get_num_threads() == 1
-    finally:
-        server.kill()
-        server.wait()
