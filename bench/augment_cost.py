@@ -1,8 +1,8 @@
 """What augmentation adds to a training step of the Train tab's batch size, on as many torch threads
 as the app's training process uses on a quiet server (TRAINING_THREADS): (a) a bare step (forward,
-backward, Adam), (b) a step with the whole batch augmented by train.augment, (c) the same with the augmentation written with F.affine_grid and
-F.max_pool2d (tests/test_learned.py's reference, as train.augment first was), (d) a step with the Train
-tab's share of the batch augmented. Goal: (b)/(a) < 3.
+backward, Adam), (b) a step with the whole batch augmented by train.augment, (c) the same with the
+augmentation written with F.affine_grid and F.max_pool2d (tests/test_learned.py's reference, as
+train.augment first was), (d) a step with the Train tab's share of the batch augmented. Goal: (b)/(a) < 3.
 
     MNIST_ROOT=../shared/mnist python -m bench.augment_cost
 """
