@@ -1,5 +1,5 @@
-"""The Blocks: both tabs' layout and the wiring of their events to the handlers in webapp.draw and
-webapp.train_tab. `build()` makes the app; `launch()` serves it as `python app.py` does."""
+"""The Blocks: both tabs' layout and the wiring of their events to the handlers in webapp.draw.tab and
+webapp.training.tab. `build()` makes the app; `launch()` serves it as `python app.py` does."""
 from __future__ import annotations
 
 import os
@@ -12,17 +12,18 @@ from starlette.middleware import Middleware
 
 from train import TrainConfig
 
-from .api import CANVAS, TRAIN_TAB
-from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
-                   picker_update, predict, save_correction)
-from .feedback import FeedbackLimits
+from .draw import CANVAS
+from .draw.feedback import FeedbackLimits
+from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
+                       picker_update, predict, save_correction)
+from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
+                            UPLOAD_MB_PER_MINUTE, training_allowed)
+from .guards.sketchpad import Sketchpad
+from .guards.upload_guard import UploadGuard
 from .i18n import I18N, lang_of, text
-from .limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, UPLOAD_MB_PER_MINUTE,
-                     training_allowed)
-from .runs import DEFAULT_KEY
-from .sketchpad import Sketchpad
-from .traffic import UploadGuard
-from .train_tab import feedback_checkbox, slot, stop_training, train_model, use_model
+from .training.form import TRAIN_TAB
+from .training.runs import DEFAULT_KEY
+from .training.tab import feedback_checkbox, slot, stop_training, train_model, use_model
 
 LIMITS = TrainConfig.LIMITS
 DEFAULTS = TRAIN_TAB
@@ -199,7 +200,7 @@ def build() -> App:
 
 
 def launch(app: App, share: bool = False) -> None:
-    """Serve `app` with this server's limits (webapp.limits)."""
+    """Serve `app` with this server's limits (webapp.guards.limits)."""
     torch.set_num_threads(TORCH_THREADS)
     guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
                        cache_max_mb=CACHE_MAX_MB)
