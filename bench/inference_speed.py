@@ -1,6 +1,6 @@
 """Median time of DigitRecognizer.predict on an 800x800 Sketchpad value, against the naive pipeline
 most digit apps use (composite -> convert("L") -> resize((28, 28)) -> forward), in the same run.
-Goal (issue 3): predict takes no more than 2x the naive time.
+Goal: predict takes no more than 2x the naive time.
 
     python -m bench.inference_speed                 # 200 timed calls per case, shipped checkpoint
     python -m bench.inference_speed --repeat 20     # quicker"""

@@ -6,7 +6,7 @@ passed in as raw 28x28 arrays (preprocessing an MNIST digit should be close to i
     python -m bench.pen_accuracy --samples 0          # every dev digit in every combination (slow)
     python -m bench.pen_accuracy --checkpoint runs/a/model.safetensors --groups ced,uqb
 
-Goals (issue 3): pen mean >= 97%, no combination < 95%; MNIST through predict within 0.3 points
+Goals: pen mean >= 97%, no combination < 95%; MNIST through predict within 0.3 points
 of the checkpoint's own test accuracy."""
 from __future__ import annotations
 

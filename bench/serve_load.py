@@ -1,4 +1,4 @@
-"""Serving under load (issue 5): the running app's /predict latency for 1, 8 and 32 concurrent callers,
+"""Serving under load: the running app's /predict latency for 1, 8 and 32 concurrent callers,
 idle and while a training run is in progress, against a no-op twin of /predict in the same server
 (bench/floor_app.py); and the training epoch time with and without that load.
 
@@ -12,7 +12,7 @@ for /noop and /predict alike. The training run goes the same way. Everything run
     MNIST_ROOT=../shared/mnist python -m bench.serve_load                  # idle and training, 1, 8 and 32 callers
     MNIST_ROOT=../shared/mnist python -m bench.serve_load --callers 1 8 --requests 100
 
-Goals (issue 5): idle predict p50 <= 1.5x the no-op p50 at 1 and 8 callers; while training, predict
+Goals: idle predict p50 <= 1.5x the no-op p50 at 1 and 8 callers; while training, predict
 p95 <= 3x idle p95 at 8 callers and epoch time <= 1.5x unloaded; no failed request at 32 callers."""
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import gradio as gr
 import torch
 from starlette.middleware import Middleware
 
+from mnist_model import SIDE
 from train import TrainConfig
 
 from .draw import CANVAS
@@ -111,7 +112,7 @@ def build() -> App:
                         probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),
                                                  show_heading=False, elem_id="probabilities")
                         seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
-                                        buttons=[], elem_id="seen", height=28 * CELL + 48)
+                                        buttons=[], elem_id="seen", height=SIDE * CELL + 48)
             with gr.Tab(I18N("tab.train"), id="train") as train_tab:
                 if not training_allowed():
                     gr.Markdown(I18N("train.off"))

@@ -15,10 +15,9 @@ from PIL import Image
 
 from mnist_model import ImageError, to_mnist
 from train import DataError
-from train.feedback import FeedbackError, read_feedback
+from train.feedback import FeedbackError, feedback_dir, read_feedback
 from train.figures import confusion_figure, weight_grid
 
-from ..draw.feedback import feedback_dir
 from ..draw.tab import picker_update
 from ..guards.limits import OverServerLimit, training_allowed
 from ..i18n import error_text, lang_of, text
