@@ -16,75 +16,20 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mnist_model import MLP, ModelConfig, save_checkpoint
+from mnist_model import MLP, save_checkpoint
 from mnist_model.preprocess import SIDE
 
 from .augment import augment
-from .config import TrainConfig
+from .config import SGD_MOMENTUM, TrainConfig
 from .data import MnistSplits, load_mnist
+from .events import MISREAD_KEPT, DoneEvent, EpochEvent, Event, Misread, StepEvent, StopSignal
 from .styles import style_variants, styled_count
-
-
-@dataclass
-class StepEvent:
-    step: int            # 1-based, counted over the whole run
-    total_steps: int
-    epoch: float         # fractional: 1.5 = half-way through the second epoch
-    loss: float          # this batch's training loss
-    lr: float
-
-
-@dataclass
-class EpochEvent:
-    epoch: int
-    train_loss: float    # mean over the epoch's batches
-    valid_loss: float
-    valid_acc: float     # fraction in [0, 1]
-    lr: float            # after the scheduler's step
-    seconds: float
-    first_layer: np.ndarray | None = None   # (hidden[0], 784) float32: the weights into each first-layer unit
-    probe: list[float] | None = None         # the probe digit's ten probabilities, when train() got one
-
-    def record(self) -> dict:
-        """The epoch's numbers, as kept in the run's history (without weights or probe)."""
-        return {k: v for k, v in vars(self).items() if k not in ("first_layer", "probe")}
-
-
-@dataclass
-class Misread:
-    """A test digit the final model gets wrong."""
-    index: int           # into MNIST's 10,000 test digits
-    label: int
-    predicted: int
-    confidence: float    # the model's probability for `predicted`
-    image: np.ndarray    # uint8 (28, 28), white on black, as in MNIST
-
-
-@dataclass
-class DoneEvent:
-    checkpoint: Path | None   # None when no usable weights exist (stopped or diverged before any)
-    test_acc: float | None
-    stopped: bool             # ended by a stop request
-    message: str              # one line for a person
-    history: list[dict] = field(default_factory=list)
-    confusion: list[list[int]] | None = None   # [true][predicted] counts over the test digits, best weights
-    misread: list[Misread] = field(default_factory=list)   # the most confidently wrong test digits, worst first
-    first_layer: np.ndarray | None = None      # (hidden[0], 784): the saved (best) weights' first layer
-
-
-Event = StepEvent | EpochEvent | DoneEvent
-MISREAD_KEPT = 24      # misread test digits a DoneEvent carries
-
-
-class StopSignal(Protocol):
-    """What the engine polls before each step: a threading.Event, or anything else with is_set()."""
-    def is_set(self) -> bool: ...
 
 
 def planned_steps(config: TrainConfig, data: MnistSplits) -> int:
@@ -231,13 +176,21 @@ def finish(model: MLP, s: _Splits, cfg: TrainConfig, run: _Progress, out: Path, 
                      run.history, confusion, misread, weights)
 
 
+def optimiser(cfg: TrainConfig, model: MLP) -> torch.optim.Optimizer:
+    """Adam, or SGD with momentum, over the model's parameters. fused: one kernel updates all the
+    tensors, where this small MLP's step time is mostly per-tensor overhead (docs/results.md: Training speed)."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=SGD_MOMENTUM, fused=True)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
+
+
 def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: StopSignal,
          device: torch.device, probe: np.ndarray | None) -> Iterator[Event]:
     data = with_styles(cfg, data or load_mnist(data_dir, cfg.valid_size, cfg.seed))
     s = _Splits.of(data, device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)                               # weight init, without touching global RNG
-        model = MLP(ModelConfig()).to(device)
+        model = MLP(cfg.model_config()).to(device)
     run = _Progress(total=cfg.epochs * math.ceil(len(s.train_x) / cfg.batch_size))
     try:
         yield from _epochs(cfg, model, s, stop, probe, run)
@@ -262,9 +215,7 @@ def _epochs(cfg: TrainConfig, model: MLP, s: _Splits, stop: StopSignal, probe: n
     """The loop: a StepEvent per step and an EpochEvent per epoch, until the last epoch, a stop request
     (before any step) or a loss that is not finite (`run.message` says so)."""
     gen = torch.Generator(device=s.train_x.device).manual_seed(cfg.seed)   # shuffling and augmentation
-    # fused: one kernel updates all ten tensors, where this small MLP's step time is mostly
-    # per-tensor overhead (docs/results.md: Training speed).
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
+    opt = optimiser(cfg, model)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=cfg.lr_factor,
                                                        patience=cfg.lr_patience)
     steps_per_epoch = math.ceil(len(s.train_x) / cfg.batch_size)

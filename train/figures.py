@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Misread
+from .events import Misread
 
 GRID_COLUMNS = 20     # 200 first-layer units: 10 rows of 20
 
