@@ -90,7 +90,8 @@ def _whole(value) -> bool:
 
 def _within(name: str, value, lo, hi) -> None:
     if not lo <= value <= hi:
-        raise ValueError(f"{name} must be between {_number(lo)} and {_number(hi)}, got {value!r}")
+        shown = _number(value) if type(value) in (int, float) else repr(value)
+        raise ValueError(f"{name} must be between {_number(lo)} and {_number(hi)}, got {shown}")
 
 
 def _number(x) -> str:
