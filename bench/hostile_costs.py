@@ -1,6 +1,6 @@
 """What one hostile client can cost the running app (`python app.py`), measured from outside: the
-server's resident memory (peak, sampled every 20 ms) and its cache folder's size, for each attack of
-issue 17 and for the largest sketch the server still decodes. Quoted in docs/results.md.
+server's resident memory (peak, sampled every 20 ms) and its cache folder's size, for each attack
+the server is hardened against, and for the largest sketch the server still decodes. Quoted in docs/results.md.
 
     python -m bench.hostile_costs
 """
@@ -18,8 +18,8 @@ import httpx
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from tests.support.app_driver import serve_app_process
-from tests.support.hostile import PeakRss, rss_mb, tree_mb, write_hostile_runs
+from harness.app_driver import serve_app_process
+from harness.hostile import PeakRss, rss_mb, tree_mb, write_hostile_runs
 
 
 def pad_id(url: str) -> str:

@@ -1,4 +1,4 @@
-"""Serving under load (issue 5): the running app's /predict latency for 1, 8 and 32 concurrent callers,
+"""Serving under load: the running app's /predict latency for 1, 8 and 32 concurrent callers,
 idle and while a training run is in progress, against a no-op twin of /predict in the same server
 (bench/floor_app.py); and the training epoch time with and without that load.
 
@@ -12,7 +12,7 @@ for /noop and /predict alike. The training run goes the same way. Everything run
     MNIST_ROOT=../shared/mnist python -m bench.serve_load                  # idle and training, 1, 8 and 32 callers
     MNIST_ROOT=../shared/mnist python -m bench.serve_load --callers 1 8 --requests 100
 
-Goals (issue 5): idle predict p50 <= 1.5x the no-op p50 at 1 and 8 callers; while training, predict
+Goals: idle predict p50 <= 1.5x the no-op p50 at 1 and 8 callers; while training, predict
 p95 <= 3x idle p95 at 8 callers and epoch time <= 1.5x unloaded; no failed request at 32 callers."""
 from __future__ import annotations
 
@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bench.visitor import Caller, sketch_pngs
-from tests.support.app_driver import serve_app
+from harness.app_driver import run_rows, serve_app
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS, TRAIN_TAB, train_args
+from webapp.draw import CANVAS
+from webapp.training.form import TRAIN_TAB, train_args
 
 SKETCHES = 16              # distinct pen digits cycled through by the callers
 
@@ -81,7 +82,7 @@ class TrainingRun:
         try:
             for _, outputs in self.caller.stream("/train", args):
                 with self.changed:
-                    while len(self.epoch_ends) < len(outputs[3]["data"]):   # valid-loss frame: a row per epoch
+                    while len(self.epoch_ends) < len(run_rows(outputs[3])):   # valid loss: a row per epoch
                         self.epoch_ends.append(time.perf_counter())
                     self.changed.notify_all()
                 if self.leaving.is_set():
@@ -150,7 +151,7 @@ def run(callers: tuple[int, ...] = (1, 8, 32), requests: int = 300, case_seconds
     digits = load_pen_digits(pen_digits)[:SKETCHES]
     with tempfile.TemporaryDirectory() as tmp:
         # Every caller comes from this one host and stands for another visitor: the per-client upload
-        # allowance (webapp.limits.UPLOAD_MB_PER_MINUTE) would throttle them as one.
+        # allowance (webapp.guards.limits.UPLOAD_MB_PER_MINUTE) would throttle them as one.
         env = {"RUNS_DIR": tmp, "PEN_DIGITS": str(pen_digits or ""), "MNIST_ROOT": str(mnist_root or ""),
                "UPLOAD_MB_PER_MINUTE": "1000000"}
         with serve_app({k: v for k, v in env.items() if v}, args=("-m", "bench.floor_app")) as url:

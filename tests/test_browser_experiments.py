@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.support.app_driver import (CHROMIUM, DESKTOP, SEEN_LOG, draw_digit, launch_chromium, serve_app,
-                                      wait_for_prediction)
+from harness.app_driver import (CHROMIUM, DESKTOP, SEEN_LOG, draw_digit, launch_chromium, serve_app,
+                                 wait_for_prediction)
 from train.pen_digits import load_pen_digits
 
 ARTIFACTS = REPO / "test-artifacts"

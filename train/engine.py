@@ -22,8 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mnist_model import MLP, save_checkpoint
-from mnist_model.preprocess import SIDE
+from mnist_model import MLP, SIDE, save_checkpoint
 
 from .augment import augment
 from .config import SGD_MOMENTUM, TrainConfig

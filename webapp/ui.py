@@ -1,5 +1,5 @@
-"""The Blocks: both tabs' layout and the wiring of their events to the handlers in webapp.draw and
-webapp.train_tab. `build()` makes the app; `launch()` serves it as `python app.py` does."""
+"""The Blocks: both tabs' layout and the wiring of their events to the handlers in webapp.draw.tab and
+webapp.training.tab. `build()` makes the app; `launch()` serves it as `python app.py` does."""
 from __future__ import annotations
 
 import os
@@ -10,20 +10,22 @@ import gradio as gr
 import torch
 from starlette.middleware import Middleware
 
-from .api import CANVAS
-from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
-                   picker_update, predict, save_correction)
-from .feedback import FeedbackLimits
+from mnist_model import SIDE
+
+from .draw import CANVAS
+from .draw.feedback import FeedbackLimits
+from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
+                       picker_update, predict, save_correction)
+from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
+                            UPLOAD_MB_PER_MINUTE, training_allowed)
+from .guards.sketchpad import Sketchpad
+from .guards.upload_guard import UploadGuard
 from .i18n import I18N, lang_of, text
-from .limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, UPLOAD_MB_PER_MINUTE,
-                     training_allowed)
-from .runs import DEFAULT_KEY
-from .sketchpad import Sketchpad
-from .traffic import UploadGuard
-from .train_tab import (apply_link, feedback_checkbox, recolour, remove_run, runs_data, settings_link, show_runs,
-                        slot, stop_training, train_model, use_model, use_run)
 from .training.compare import table
 from .training.form import TAB_FIELDS, TRAIN_OUTPUTS, TRAIN_TAB, control
+from .training.runs import DEFAULT_KEY
+from .training.tab import (apply_link, feedback_checkbox, recolour, remove_run, runs_data, settings_link, show_runs,
+                           slot, stop_training, train_model, use_model, use_run)
 
 ROW = 5                  # the Train tab's settings per row
 PLOT_HEIGHT = 400        # px: room for a legend of several runs under each plot
@@ -65,6 +67,14 @@ def plot_titles(lang: str, title: str, y: str, x: str = "axis.epoch") -> dict:
 # Gradio scopes CSS to the app's container; the page margin around it is set from the head instead.
 HEAD = "<style>@media (max-width: 640px) { .gradio-container .main.app { padding: 8px !important; } }</style>"
 
+# Gradio's pad drops the brush on Clear: it switches to its upload tool, hidden here, and only says
+# "select the draw tool", so the next stroke would draw nothing. Whenever the pad shows that prompt,
+# pick the brush (the first of its tool buttons) again.
+KEEP_BRUSH = """() => new MutationObserver(() => {
+    const pad = document.getElementById('pad');
+    if (pad && pad.querySelector('.empty.wrap')) pad.querySelector('button.quite-round')?.click();
+}).observe(document.body, {subtree: true, childList: true})"""
+
 
 @dataclass
 class App:
@@ -103,7 +113,7 @@ def build() -> App:
                         probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),
                                                  show_heading=False, elem_id="probabilities")
                         seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
-                                        buttons=[], elem_id="seen", height=28 * CELL + 48)
+                                        buttons=[], elem_id="seen", height=SIDE * CELL + 48)
             with gr.Tab(I18N("tab.train"), id="train") as train_tab:
                 if not training_allowed():
                     gr.Markdown(I18N("train.off"))
@@ -214,11 +224,11 @@ def build() -> App:
 
 
 def launch(app: App, share: bool = False) -> None:
-    """Serve `app` with this server's limits (webapp.limits)."""
+    """Serve `app` with this server's limits (webapp.guards.limits)."""
     torch.set_num_threads(TORCH_THREADS)
     guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
                        cache_max_mb=CACHE_MAX_MB)
-    app.blocks.launch(share=share, css=CSS, head=HEAD, max_file_size=MAX_UPLOAD, i18n=I18N,
+    app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
                       app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
     if training_allowed():
         # Once the server answers, in the background: the first prediction need not wait for MNIST, the

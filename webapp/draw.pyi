@@ -70,6 +70,7 @@ def predict(sketch: dict | None, model_key: str,
         hint = text(lang, "hint.unsure", a=first, pa=p.probabilities[first], b=second, pb=p.probabilities[second])
     return probs, digit_html(p.label, p.probabilities[first], lang), enlarge(p.image28), hint
 
+from gradio.events import Dependency
 
 class Picker(gr.Dropdown):
     """The model picker. Gradio's Dropdown quotes a value it does not list whole, with every choice, in
@@ -82,6 +83,11 @@ class Picker(gr.Dropdown):
         if payload is not None and payload not in [value for _, value in self.choices]:
             raise gr.Error(f"No model {html.escape(shown(payload))} in the list; pick one from it.")
         return super().preprocess(payload)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
 
 
 def model_label(entry: ModelEntry, lang: str) -> str:

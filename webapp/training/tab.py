@@ -15,17 +15,16 @@ from PIL import Image
 
 from mnist_model import ImageError, to_mnist
 from train import DataError
-from train.feedback import FeedbackError, read_feedback
+from train.feedback import FeedbackError, feedback_dir, read_feedback
 from train.figures import confusion_figure, weight_grid
 
-from .draw import choose_model, picker_update
-from .feedback import feedback_dir
-from .i18n import error_text, lang_of, text
-from .limits import OverServerLimit, training_allowed
+from ..draw.tab import choose_model, picker_update
+from ..guards.limits import OverServerLimit, training_allowed
+from ..i18n import error_text, lang_of, text
+from .compare import PlotUpdates, RunRecord, frame, kept, recoloured, record, table, table_data
+from .form import TAB_FIELDS, TRAIN_OUTPUTS, link_settings, setting_text, settings_query, tab_config
 from .runs import run_key
-from .session import RunInProgress, Snapshot, TrainingSlot, busy_text, run_training
-from .training.compare import PlotUpdates, RunRecord, frame, kept, recoloured, record, table, table_data
-from .training.form import TAB_FIELDS, TRAIN_OUTPUTS, link_settings, setting_text, settings_query, tab_config
+from .slot import RunInProgress, Snapshot, TrainingSlot, busy_text, run_training
 from .worker import TrainingDied
 
 slot = TrainingSlot()

@@ -16,7 +16,9 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .feedback import FeedbackStore, feedback_dir
+from train.feedback import feedback_dir
+
+from .feedback import FeedbackStore
 
 PUSH_MINUTES = 5         # FEEDBACK_PUSH_MINUTES: how often the folder is pushed (each push is one commit)
 log = logging.getLogger(__name__)
@@ -48,7 +50,9 @@ def open_store(env: dict | None = None, hf_api=None) -> FeedbackStore:
     if settings is None:
         env = os.environ if env is None else env
         return FeedbackStore(Path(env.get("FEEDBACK_DIR") or feedback_dir()))
-    from huggingface_hub import CommitScheduler     # imported here: only a Space that pushes needs it
+    from huggingface_hub import (
+        CommitScheduler,  # imported here: only a Space that pushes needs it
+    )
 
     folder = settings["folder_path"]
     try:
