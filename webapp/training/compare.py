@@ -17,7 +17,7 @@ from ..i18n import text
 from .form import TAB_FIELDS, TRAIN_TAB, setting_text
 
 # Distinct colours for runs (matplotlib's tab10 without its grey, which marks the shipped model). A
-# session keeps as many runs as there are colours, so the runs it keeps never share one.
+# session keeps as many runs as there are colours, and a new run takes one its kept runs do not use.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
 SHIPPED_COLOUR = "#9e9e9e"
 MAX_RUNS = len(PALETTE)
@@ -28,6 +28,7 @@ KEPT_POINTS = 250           # train-loss points kept of an ended run: an earlier
 class RunRecord:
     """One run of this session, as the comparison needs it (also the run in progress, as far as it got)."""
     number: int                 # 1, 2, ... in the order this session started them
+    colour: str                 # its lines' colour, one of PALETTE
     settings: dict              # the Train tab's settings (form.TAB_FIELDS)
     lr0: float                  # the learning rate the first epoch trained with
     steps: list[dict] = field(default_factory=list)     # {"epoch", "loss"}: the train-loss points
@@ -36,7 +37,6 @@ class RunRecord:
     key: str | None = None      # the picker key of its saved model, once there is one
     test_acc: float | None = None
     stopped: bool = False
-    finished: bool = False      # the run has ended (stopped or not)
     shown: bool = True          # drawn in the plots
 
     @property
@@ -49,15 +49,20 @@ def frame(rows: list[dict], **dtypes: type) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes)
 
 
-def record(number: int, snap, key: str | None = None) -> RunRecord:
+def next_run(runs: list[RunRecord]) -> tuple[int, str]:
+    """The number and colour of the next run beside `runs`: a colour none of the runs kept with it has."""
+    used = {r.colour for r in runs[-(MAX_RUNS - 1):]}
+    return max((r.number for r in runs), default=0) + 1, next(c for c in PALETTE if c not in used)
+
+
+def record(number: int, colour: str, snap, key: str | None = None) -> RunRecord:
     """A training slot's Snapshot (webapp.training.slot) as a RunRecord; an ended run's train-loss curve
     thinned to about KEPT_POINTS points."""
     done = snap.done
     stride = max(1, -(-len(snap.steps) // KEPT_POINTS)) if done is not None else 1
-    return RunRecord(number, {name: getattr(snap.config, name) for name in TAB_FIELDS}, snap.config.lr,
+    return RunRecord(number, colour, {name: getattr(snap.config, name) for name in TAB_FIELDS}, snap.config.lr,
                      snap.steps[::stride], list(snap.epochs), snap.elapsed, key,
-                     done.test_acc if done is not None else None, bool(done is not None and done.stopped),
-                     done is not None)
+                     done.test_acc if done is not None else None, bool(done is not None and done.stopped))
 
 
 def kept(runs: list[RunRecord], new: RunRecord) -> list[RunRecord]:
@@ -96,7 +101,7 @@ def curves(runs: list[RunRecord], lang: str) -> dict:
         valid += [{"epoch": e["epoch"], "valid_loss": e["valid_loss"], "run": name} for e in r.epochs]
         lrs += [{"epoch": 0.0, "lr": r.lr0, "run": name}] + [{"epoch": e["epoch"], "lr": e["lr"], "run": name}
                                                             for e in r.epochs]
-    colours = {names[r.number]: PALETTE[(r.number - 1) % len(PALETTE)] for r in shown}
+    colours = {names[r.number]: r.colour for r in shown}
     lr0, history = shipped_history()
     if history:
         name = text(lang, "compare.shipped")

@@ -1,14 +1,13 @@
-"""The Train tab's handlers: hyperparameters (the corrected-drawings switch, the Draw tab's sketch) in, a
-stream of the run's status, progress, plots, the drawing as the network reads it, its first-layer weights
-and, at the end, what it gets wrong out (also what /train streams to API callers); Stop; handing the new
-model to Draw."""
+"""The Train tab's handlers: settings (the corrected-drawings switch, the Draw tab's sketch) in, a stream
+of the run's status, progress, plots beside the visitor's earlier runs, the drawing as the network reads it,
+its first-layer weights and, at the end, what it gets wrong out (also what /train streams to API callers);
+Stop; handing a model to Draw; the runs compared (shown, removed, as data); settings in the page's link."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 import gradio as gr
 import numpy as np
-import pandas as pd
 from gradio.processing_utils import save_pil_to_cache
 from gradio.utils import get_upload_folder
 from PIL import Image
@@ -21,7 +20,7 @@ from train.figures import confusion_figure, weight_grid
 from ..draw.tab import choose_model, picker_update
 from ..guards.limits import OverServerLimit, training_allowed
 from ..i18n import error_text, lang_of, text
-from .compare import PlotUpdates, RunRecord, frame, kept, recoloured, record, table, table_data
+from .compare import PlotUpdates, RunRecord, frame, kept, next_run, recoloured, record, table, table_data
 from .form import TAB_FIELDS, TRAIN_OUTPUTS, link_settings, setting_text, settings_query, tab_config
 from .runs import run_key
 from .slot import RunInProgress, Snapshot, TrainingSlot, busy_text, run_training
@@ -77,8 +76,9 @@ def views(snap: Snapshot, lang: str) -> tuple:
     return result
 
 
-def train_outputs(snap: Snapshot, lang: str, runs: list[RunRecord], number: int, plots: PlotUpdates) -> tuple:
-    """A snapshot of run `number` as /train's outputs (form.TRAIN_OUTPUTS), texts in `lang`: status, progress
+def train_outputs(snap: Snapshot, lang: str, runs: list[RunRecord], run: tuple[int, str],
+                  plots: PlotUpdates) -> tuple:
+    """A snapshot of run `run` (its number and colour) as /train's outputs (form.TRAIN_OUTPUTS), texts in `lang`: status, progress
     bar, the three plots (this run beside the visitor's earlier `runs`), result, button, new key, the
     drawing's probabilities and readings, the weight grid, confusion matrix, misread gallery, details;
     when the run has ended, the runs with this one added, their table and the lists that pick them."""
@@ -91,7 +91,7 @@ def train_outputs(snap: Snapshot, lang: str, runs: list[RunRecord], number: int,
             result = text(lang, "result.saved", acc=done.test_acc, early=early, key=new_key)
         else:
             result = text(lang, "result.none", detail=done.message)
-    compared = kept(runs, record(number, snap, new_key))
+    compared = kept(runs, record(*run, snap, new_key))
     outputs = dict(zip(("probe", "readings", "weights", "confusion", "misread", "details"), views(snap, lang)),
                    status=snap.status(lang), progress=f'<progress value="{snap.fraction:.4f}" max="1"></progress>',
                    result=result, use=gr.Button(visible=new_key is not None), new_model=new_key,
@@ -151,11 +151,11 @@ def train_model(runs: list[RunRecord], use_feedback: bool = False, sketch: dict 
         raise gr.Error(error_text(lang, e)) from None
     probe = read_sketch(sketch, lang)
     runs = runs or []
-    number, plots = max((r.number for r in runs), default=0) + 1, PlotUpdates()
+    run, plots = next_run(runs), PlotUpdates()
     try:
         for snap in run_training(slot, config, owner=request.session_hash,
                                  feedback=feedback_dir() if use_feedback else None, probe=probe):
-            yield train_outputs(snap, lang, runs, number, plots)
+            yield train_outputs(snap, lang, runs, run, plots)
     except RunInProgress as e:
         raise gr.Error(busy_text(lang, e.running)) from None
     except (TrainingDied, OverServerLimit, DataError, FeedbackError) as e:
