@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bench.visitor import Caller, sketch_pngs
-from harness.app_driver import serve_app
+from harness.app_driver import run_rows, serve_app
 from train.pen_digits import load_pen_digits, render_sketchpad
 from webapp.draw import CANVAS
 from webapp.training.form import TRAIN_TAB, train_args
@@ -82,7 +82,7 @@ class TrainingRun:
         try:
             for _, outputs in self.caller.stream("/train", args):
                 with self.changed:
-                    while len(self.epoch_ends) < len(outputs[3]["data"]):   # valid-loss frame: a row per epoch
+                    while len(self.epoch_ends) < len(run_rows(outputs[3])):   # valid loss: a row per epoch
                         self.epoch_ends.append(time.perf_counter())
                     self.changed.notify_all()
                 if self.leaving.is_set():

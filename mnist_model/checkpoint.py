@@ -146,7 +146,7 @@ def _expected_shapes(path: Path, info: dict) -> dict[str, tuple[int, ...]]:
     except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise CheckpointError(f"{path.name}: its model config is damaged "
                               f"({type(e).__name__}: {str(e)[:120]})") from None
-    widths = (config.in_features, *config.hidden, config.n_classes)
+    widths = config.widths()
     if min(widths) < 1 or len(widths) > MAX_LAYERS + 1:
         raise CheckpointError(f"{path.name}: a model config of widths {str(widths)[:120]} is not an MLP "
                               f"this code builds")

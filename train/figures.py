@@ -7,7 +7,7 @@ import numpy as np
 
 from mnist_model import SIDE
 
-from .engine import Misread
+from .events import Misread
 
 GRID_COLUMNS = 20     # 200 first-layer units: 10 rows of 20
 

@@ -43,7 +43,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "Space и пропадают при его перезапуске."),
     "epochs": ("Epochs (passes over the 55,000 training digits)", "Эпохи (проходы по 55 000 обучающих цифр)"),
     "batch_size": ("Batch size (digits per step)", "Размер батча (цифр за шаг)"),
-    "lr": ("Learning rate (Adam, initial)", "Скорость обучения (Adam, начальная)"),
+    "lr": ("Learning rate (initial)", "Скорость обучения (начальная)"),
     "seed": ("Seed (same seed, same result)", "Seed (тот же seed, тот же результат)"),
     "lr_factor": ("LR factor (applied when valid loss stalls)",
                   "Множитель скорости (когда валидационная ошибка перестаёт падать)"),
@@ -71,9 +71,9 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "таком почерке, как ваш."),
     "probe.plot": ("Your drawing", "Ваш рисунок"),
     "probe.readings": ("Readings per epoch", "Ответы по эпохам"),
-    "weights": ("What the first layer learned: its 200 units' weights (red: ink here excites the unit, blue: "
+    "weights": ("What the first layer learned: each unit's weights (red: ink here excites the unit, blue: "
                 "inhibits)",
-                "Чему научился первый слой: веса его 200 нейронов (красный: чернила здесь возбуждают нейрон, "
+                "Чему научился первый слой: веса каждого нейрона (красный: чернила здесь возбуждают нейрон, "
                 "синий: тормозят)"),
     "confusion": ("Confusion matrix on MNIST's 10,000 test digits", "Матрица ошибок на 10 000 тестовых цифрах MNIST"),
     "misread": ("Test digits it misreads most confidently (when the run ends)",
@@ -164,6 +164,40 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lib.TrainingDied": ("{detail}", "Обучение прервалось: {detail}"),
     "lib.OverServerLimit": ("{detail}", "Сервер не возьмётся за это обучение: {detail}"),
     "lib.DataError": ("{detail}", "MNIST недоступен: {detail}"),
+    # Experiments: the network's shape, runs compared, settings in the link
+    "hidden": ("Hidden layers (units in each, input side first: 200, 150, 100, 80)",
+               "Скрытые слои (нейронов в каждом, от входа: 200, 150, 100, 80)"),
+    "activation": ("Activation", "Функция активации"),
+    "optimizer": ("Optimiser (SGD with momentum 0.9)", "Оптимизатор (SGD с моментом 0.9)"),
+    "compare.heading": ("### Your runs\nEvery run you train here is drawn in the plots above beside the current "
+                        "one (grey: the shipped model's own training). Untick a run to hide it.",
+                        "### Ваши обучения\nКаждое обучение здесь рисуется на графиках выше рядом с текущим "
+                        "(серым: обучение встроенной модели). Снимите отметку, чтобы скрыть обучение."),
+    "compare.table": ("Runs", "Обучения"),
+    "compare.shown": ("Shown in the plots", "На графиках"),
+    "compare.pick": ("Run", "Обучение"),
+    "compare.use": ("Use in Draw", "Рисовать с этой моделью"),
+    "compare.remove": ("Remove from the comparison", "Убрать из сравнения"),
+    "compare.link": ("Copy a link to these settings", "Скопировать ссылку на эти настройки"),
+    "compare.link.box": ("A link that opens this tab with these settings",
+                         "Ссылка, открывающая эту вкладку с этими настройками"),
+    "compare.shipped": ("shipped model", "встроенная модель"),
+    "compare.defaults": ("the tab's defaults", "настройки по умолчанию"),
+    "compare.stopped": ("stopped", "остановлено"),
+    "compare.finished": ("finished", "завершено"),
+    "compare.yes": ("yes", "да"),
+    "compare.no": ("no", "нет"),
+    "compare.col.run": ("run", "обучение"),
+    "compare.col.settings": ("settings (changed)", "настройки (изменённые)"),
+    "compare.col.valid": ("best valid acc", "лучшая точность (валидация)"),
+    "compare.col.test": ("test acc", "точность (тест)"),
+    "compare.col.time": ("time", "время"),
+    "compare.col.ended": ("ended", "итог"),
+    "compare.col.shown": ("shown", "на графиках"),
+    "compare.none": ("Pick a run from the list first.", "Сначала выберите обучение в списке."),
+    "compare.no_model": ("Run {run} saved no model.", "Обучение {run} не сохранило модель."),
+    "link.bad": ("This link's settings were not applied: {detail}",
+                 "Настройки из ссылки не применены: {detail}"),
 }
 
 I18N = gr.I18n(**{lang: {key: pair[i] for key, pair in STRINGS.items()} for i, lang in enumerate(LANGS)})

@@ -2,6 +2,7 @@
 (README: Limits on a public server)."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 
@@ -69,10 +70,13 @@ class ServerLimits:
     def check(self, config: TrainConfig, data: MnistSplits) -> None:
         """Refuse, before any training, a run that would hold the server's one slot too long."""
         steps = planned_steps(config, data)
-        if steps > self.max_steps:
-            raise OverServerLimit(f"{config.epochs} epochs at batch size {config.batch_size} is {steps:,} steps; "
-                                  f"this server allows {self.max_steps:,} per run. Use fewer epochs or a larger "
-                                  f"batch size.")
+        cost = math.ceil(steps * config.step_cost())      # a step of a larger network counts as more than one
+        if cost > self.max_steps:
+            larger = (f", which for a network of {config.model_config().parameters():,} weights counts as "
+                      f"{cost:,}" if cost > steps else "")
+            raise OverServerLimit(f"{config.epochs} epochs at batch size {config.batch_size} is {steps:,} steps"
+                                  f"{larger}; this server allows {self.max_steps:,} per run. Use fewer epochs, a "
+                                  f"larger batch size{' or a smaller network' if larger else ''}.")
 
 
 def numbers_from_env(cls, variables: tuple[str, ...]):
