@@ -1,0 +1,122 @@
+"""A personal model: a copy of a trained MLP fine-tuned on the few digits one person labelled.
+
+    replay = Replay.from_mnist(load_mnist())          # MNIST digits mixed into every step
+    personal = adapt(base, mean, std, x, y, replay)   # x uint8 (N, 28, 28) as to_mnist makes them, y (N,)
+
+Each step trains on the person's digits (every one, or AdaptConfig.own_batch of them at random;
+each shifted by up to `shift` px, their loss weighted `weight` times a replay digit's) together with
+`replay` random MNIST training digits, so that the model learns this hand without forgetting
+everyone else's. Only the last `layers` linear layers change; the earlier ones are the base's own
+tensors, shared, so a personal model costs only the memory of the layers it changed. The base is
+never modified. Runs on the calling thread with whatever torch threads the process allows."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mnist_model import MLP
+
+from .data import MnistSplits
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    steps: int = 60          # Adam steps per adaptation
+    lr: float = 5e-4         # Adam's learning rate
+    weight: float = 4.0      # loss weight of one of the person's digits, relative to one replay digit
+    shift: int = 1           # each of the person's digits moved by up to this many pixels, per step
+    replay: int = 64         # MNIST training digits mixed into each step
+    own_batch: int = 64      # the person's digits per step (all of them when they have fewer)
+    layers: int = 5          # the last this many linear layers are adapted (the MLP has 5)
+    seed: int = 0            # picks the replay digits and the shifts: same inputs, same weights
+
+    def validate(self) -> "AdaptConfig":
+        if not (self.steps >= 1 and self.lr > 0 and self.weight > 0 and self.shift >= 0 and self.replay >= 0
+                and self.own_batch >= 1 and self.layers >= 1):
+            raise ValueError(f"bad adaptation settings: {self}")
+        return self
+
+
+@dataclass(frozen=True)
+class Replay:
+    """MNIST training digits to mix in: x uint8 (M, 28, 28), y int64 (M,)."""
+    x: torch.Tensor
+    y: torch.Tensor
+
+    @classmethod
+    def from_mnist(cls, data: MnistSplits, size: int = 10_000, seed: int = 0) -> "Replay":
+        """`size` of MNIST's own training digits (not the pen or style additions), picked by `seed`."""
+        n = data.mnist_train
+        idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:min(size, n)]
+        return cls(data.train_x[idx].clone(), data.train_y[idx].clone())
+
+
+def shifted(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Each image of x (N, 28, 28) moved by a random whole number of pixels in [-shift, shift] on each
+    axis, the uncovered border black; one slice per offset rather than per image."""
+    if shift == 0:
+        return x
+    n, h, w = x.shape
+    padded = F.pad(x, (shift, shift, shift, shift))                     # (N, 28 + 2s, 28 + 2s)
+    offsets = torch.randint(0, 2 * shift + 1, (n, 2), generator=gen)    # (N, 2): top-left corner of the crop
+    out = torch.empty_like(x)
+    for dy, dx in torch.unique(offsets, dim=0).tolist():
+        rows = ((offsets[:, 0] == dy) & (offsets[:, 1] == dx)).nonzero().flatten()
+        out[rows] = padded[rows, dy:dy + h, dx:dx + w]
+    return out
+
+
+def adapt(base: MLP, mean: float, std: float, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
+          replay: Replay, config: AdaptConfig = AdaptConfig()) -> MLP:
+    """A new MLP: `base` with its last `config.layers` layers fine-tuned on the person's digits `x`
+    (uint8 (N, 28, 28), white on black, as mnist_model.to_mnist makes them) labelled `y` (N,), mixed
+    with `replay`. The other layers are the base's tensors themselves (shared, frozen)."""
+    config.validate()
+    own_x = torch.as_tensor(np.asarray(x), dtype=torch.float32).div(255)         # (N, 28, 28), [0, 1]
+    own_y = torch.as_tensor(np.asarray(y), dtype=torch.int64)
+    if own_x.ndim != 3 or own_x.shape[1:] != (28, 28) or len(own_x) != len(own_y) or len(own_y) == 0:
+        raise ValueError(f"need digits (N, 28, 28) with N labels, N >= 1; got {tuple(own_x.shape)}, {len(own_y)}")
+    if not bool(((own_y >= 0) & (own_y < base.config.n_classes)).all()):
+        raise ValueError(f"labels must be 0-{base.config.n_classes - 1}")
+
+    model = MLP(base.config)
+    n_frozen = len(base.layers) - min(config.layers, len(base.layers))
+    for i, (mine, theirs) in enumerate(zip(model.layers, base.layers)):
+        if i < n_frozen:
+            model.layers[i] = theirs                      # the same module: no copy, no gradient
+        else:
+            mine.load_state_dict(copy.deepcopy(theirs.state_dict()))
+    params = [p for layer in model.layers[n_frozen:] for p in layer.parameters()]
+    opt = torch.optim.Adam(params, lr=config.lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    n_own = min(config.own_batch, len(own_y))
+    weights = torch.cat([torch.full((n_own,), config.weight), torch.ones(config.replay)])   # (n_own + R,)
+    frozen, trainable = model.layers[:n_frozen], model.layers[n_frozen:]
+    for _ in range(config.steps):
+        pick = torch.randperm(len(own_y), generator=gen)[:n_own]
+        r = torch.randint(len(replay.y), (config.replay,), generator=gen)
+        batch = torch.cat([shifted(own_x[pick], config.shift, gen), replay.x[r].float().div(255)])
+        labels = torch.cat([own_y[pick], replay.y[r]])
+        h = ((batch - mean) / std).reshape(len(batch), -1)                    # (B, 784)
+        with torch.no_grad():
+            for layer in frozen:
+                h = F.relu(layer(h))
+        for layer in trainable[:-1]:
+            h = F.relu(layer(h))
+        loss = (F.cross_entropy(trainable[-1](h), labels, reduction="none") * weights).sum() / weights.sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    for p in params:
+        p.requires_grad_(False)
+    return model.eval()
+
+
+def adapted_bytes(personal: MLP, base: MLP) -> int:
+    """Memory held by `personal` alone: its tensors that are not `base`'s own (the adapted layers)."""
+    shared = {id(p) for p in base.parameters()}
+    return sum(p.numel() * p.element_size() for p in personal.parameters() if id(p) not in shared)
