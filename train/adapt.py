@@ -4,7 +4,7 @@
     personal = adapt(base, mean, std, x, y, replay)   # x uint8 (N, 28, 28) as to_mnist makes them, y (N,)
 
 Each step trains on the person's digits (every one, or AdaptConfig.own_batch of them at random;
-each shifted by up to `shift` px, their loss weighted `weight` times a replay digit's) together with
+each shifted by up to `shift` px or warped as training batches are, their loss weighted `weight` times a replay digit's) together with
 `replay` random MNIST training digits, so that the model learns this hand without forgetting
 everyone else's. Only the last `layers` linear layers change; the earlier ones are the base's own
 tensors, shared, so a personal model costs only the memory of the layers it changed. The base is
@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from mnist_model import MLP
 
+from .augment import augment
 from .data import MnistSplits
 
 
@@ -29,6 +30,7 @@ class AdaptConfig:
     lr: float = 5e-4         # Adam's learning rate
     weight: float = 4.0      # loss weight of one of the person's digits, relative to one replay digit
     shift: int = 1           # each of the person's digits moved by up to this many pixels, per step
+    warp: bool = False       # instead: the training batches' random warp and stroke width (train.augment)
     replay: int = 64         # MNIST training digits mixed into each step
     own_batch: int = 64      # the person's digits per step (all of them when they have fewer)
     layers: int = 5          # the last this many linear layers are adapted (the MLP has 5)
@@ -74,7 +76,7 @@ def adapt(base: MLP, mean: float, std: float, x: np.ndarray | torch.Tensor, y: n
           replay: Replay, config: AdaptConfig = AdaptConfig()) -> MLP:
     """A new MLP: `base` with its last `config.layers` layers fine-tuned on the person's digits `x`
     (uint8 (N, 28, 28), white on black, as mnist_model.to_mnist makes them) labelled `y` (N,), mixed
-    with `replay`. The other layers are the base's tensors themselves (shared, frozen)."""
+    with `replay`. The other layers are the base's modules themselves (shared, unchanged)."""
     config.validate()
     own_x = torch.as_tensor(np.asarray(x), dtype=torch.float32).div(255)         # (N, 28, 28), [0, 1]
     own_y = torch.as_tensor(np.asarray(y), dtype=torch.int64)
@@ -83,36 +85,31 @@ def adapt(base: MLP, mean: float, std: float, x: np.ndarray | torch.Tensor, y: n
     if not bool(((own_y >= 0) & (own_y < base.config.n_classes)).all()):
         raise ValueError(f"labels must be 0-{base.config.n_classes - 1}")
 
-    model = MLP(base.config)
+    model = copy.deepcopy(base).train()
     n_frozen = len(base.layers) - min(config.layers, len(base.layers))
-    for i, (mine, theirs) in enumerate(zip(model.layers, base.layers)):
-        if i < n_frozen:
-            model.layers[i] = theirs                      # the same module: no copy, no gradient
-        else:
-            mine.load_state_dict(copy.deepcopy(theirs.state_dict()))
     params = [p for layer in model.layers[n_frozen:] for p in layer.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
     opt = torch.optim.Adam(params, lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
     n_own = min(config.own_batch, len(own_y))
     weights = torch.cat([torch.full((n_own,), config.weight), torch.ones(config.replay)])   # (n_own + R,)
-    frozen, trainable = model.layers[:n_frozen], model.layers[n_frozen:]
     for _ in range(config.steps):
         pick = torch.randperm(len(own_y), generator=gen)[:n_own]
         r = torch.randint(len(replay.y), (config.replay,), generator=gen)
-        batch = torch.cat([shifted(own_x[pick], config.shift, gen), replay.x[r].float().div(255)])
-        labels = torch.cat([own_y[pick], replay.y[r]])
-        h = ((batch - mean) / std).reshape(len(batch), -1)                    # (B, 784)
-        with torch.no_grad():
-            for layer in frozen:
-                h = F.relu(layer(h))
-        for layer in trainable[:-1]:
-            h = F.relu(layer(h))
-        loss = (F.cross_entropy(trainable[-1](h), labels, reduction="none") * weights).sum() / weights.sum()
+        own = augment(own_x[pick].unsqueeze(1), gen).squeeze(1) if config.warp else shifted(own_x[pick], config.shift, gen)
+        batch = torch.cat([own, replay.x[r].float().div(255)])                # (n_own + R, 28, 28)
+        losses = F.cross_entropy(model((batch - mean) / std), torch.cat([own_y[pick], replay.y[r]]), reduction="none")
+        loss = (losses * weights).sum() / weights.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     for p in params:
         p.requires_grad_(False)
+    for i in range(n_frozen):             # unchanged: the base's own modules, so their memory is shared
+        model.layers[i] = base.layers[i]
     return model.eval()
 
 
