@@ -64,6 +64,14 @@ def plot_titles(lang: str, title: str, y: str, x: str = "axis.epoch") -> dict:
 # Gradio scopes CSS to the app's container; the page margin around it is set from the head instead.
 HEAD = "<style>@media (max-width: 640px) { .gradio-container .main.app { padding: 8px !important; } }</style>"
 
+# Gradio's pad drops the brush on Clear: it switches to its upload tool, hidden here, and only says
+# "select the draw tool", so the next stroke would draw nothing. Whenever the pad shows that prompt,
+# pick the brush (the first of its tool buttons) again.
+KEEP_BRUSH = """() => new MutationObserver(() => {
+    const pad = document.getElementById('pad');
+    if (pad && pad.querySelector('.empty.wrap')) pad.querySelector('button.quite-round')?.click();
+}).observe(document.body, {subtree: true, childList: true})"""
+
 
 @dataclass
 class App:
@@ -195,7 +203,7 @@ def launch(app: App, share: bool = False) -> None:
     torch.set_num_threads(TORCH_THREADS)
     guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
                        cache_max_mb=CACHE_MAX_MB)
-    app.blocks.launch(share=share, css=CSS, head=HEAD, max_file_size=MAX_UPLOAD, i18n=I18N,
+    app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
                       app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
     if training_allowed():
         # Once the server answers, in the background: the first prediction need not wait for MNIST, the

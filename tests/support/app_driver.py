@@ -197,11 +197,12 @@ def draw_digit(page, strokes, pointer: str = "mouse") -> None:
             page.mouse.up()
 
 
-def clear_canvas(page) -> None:
-    """Clear with the pad's own button, then pick the brush again (clearing deselects it)."""
-    page.locator('button[aria-label="Clear canvas"]').first.click()
-    page.locator('button[aria-label="Brush"]').first.click()
-    page.wait_for_selector('button[aria-label="Brush"].highlight')
+def clear_canvas(page, pointer: str = "mouse") -> None:
+    """Press the pad's own Clear (a tap for a finger), as a visitor does, and wait until the brush is
+    chosen again (the app does that; a visitor never picks it)."""
+    clear = page.locator('#pad button[aria-label="Clear canvas"]').first
+    clear.tap() if pointer == "finger" else clear.click()
+    page.wait_for_selector('#pad button[aria-label="Brush"].highlight', timeout=10_000)
 
 
 def wait_for_prediction(page, settle: float = 1.5, timeout: float = 60.0) -> str:
