@@ -13,12 +13,13 @@ from starlette.middleware import Middleware
 from train import TrainConfig
 
 from .api import CANVAS, TRAIN_TAB
-from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
-                   picker_update, predict, save_correction)
+from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, end_session, forget,
+                   personal, picker_choices, picker_update, predict, save_correction)
 from .feedback import FeedbackLimits
 from .i18n import I18N, lang_of, text
 from .limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, UPLOAD_MB_PER_MINUTE,
                      training_allowed)
+from .personal import Handwriting
 from .runs import DEFAULT_KEY
 from .sketchpad import Sketchpad
 from .traffic import UploadGuard
@@ -44,12 +45,14 @@ progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
   #pad-col, #answer-col { display: contents; }
   #pad { order: 1; height: calc(100vw + 40px) !important; }
   #answer { order: 2; }
-  #correct { order: 3; }
-  #kept { order: 4; }
-  #hint { order: 5; }
-  #pad-actions { order: 6; }
-  #probabilities { order: 7; }
-  #seen { order: 8; }
+  #personal { order: 3; }
+  #correct { order: 4; }
+  #kept { order: 5; }
+  #forget { order: 6; }
+  #hint { order: 7; }
+  #pad-actions { order: 8; }
+  #probabilities { order: 9; }
+  #seen { order: 10; }
   .digit { font-size: 4.5rem; }
   .digit.empty { font-size: 1.5rem; padding: 1rem 0; }
 }
@@ -88,6 +91,7 @@ def build() -> App:
         gr.Markdown(I18N("intro"), elem_id="intro")
         model_key = gr.State(DEFAULT_KEY)
         new_model_key = gr.State(None)
+        hand = gr.State(Handwriting())        # the visitor's labelled 28 x 28 digits (webapp.personal)
         with gr.Tabs() as tabs:
             with gr.Tab(I18N("tab.draw"), id="draw") as draw_tab:
                 with gr.Row(elem_id="draw-row"):
@@ -102,15 +106,20 @@ def build() -> App:
                                              value=DEFAULT_KEY)
                     with gr.Column(scale=2, elem_id="answer-col"):
                         digit = gr.HTML(digit_html(None), label=I18N("prediction"), elem_id="answer")
+                        reader = gr.Markdown("", elem_id="personal")
                         with gr.Row(elem_id="correct", visible=collecting):
                             right_btn = gr.Button(I18N("feedback.right"), size="sm", scale=0, min_width=90)
                             correction = gr.Radio(list(range(10)), label=I18N("feedback.wrong"), scale=4)
                         kept = gr.Markdown(I18N("feedback.note"), elem_id="kept", visible=collecting)
+                        with gr.Row(elem_id="forget", visible=collecting):
+                            gr.Markdown(I18N("personal.note"))
+                            forget_btn = gr.Button(I18N("personal.forget"), size="sm", scale=0, min_width=160)
                         hint = gr.Markdown(I18N("hint.empty"), label=I18N("hint"), elem_id="hint")
                         probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),
                                                  show_heading=False, elem_id="probabilities")
                         seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
                                         buttons=[], elem_id="seen", height=28 * CELL + 48)
+                        read_by = gr.JSON(visible=False, label=I18N("personal.read_by"))
             with gr.Tab(I18N("tab.train"), id="train") as train_tab:
                 if not training_allowed():
                     gr.Markdown(I18N("train.off"))
@@ -176,16 +185,22 @@ def build() -> App:
         demo.load(localize, model_key, [digit, picker, train_plot, epoch_plot, lr_plot, probe_plot],
                   api_visibility="private", show_progress="hidden")
 
-        shown = [probabilities, digit, seen, hint]
+        shown = [probabilities, digit, seen, hint, reader, read_by]
+        reading = [sketch, model_key, hand]
         predicting = dict(show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
-        gr.on([sketch.change, predict_btn.click], predict, [sketch, model_key], shown,
+        again = dict(api_visibility="private", **predicting)     # the drawing read again after a change of reader
+        gr.on([sketch.change, predict_btn.click], predict, reading, shown,
               api_name="predict", trigger_mode="always_last", **predicting)
         picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private").then(
-            predict, [sketch, model_key], shown, api_visibility="private", **predicting)
+            predict, reading, shown, **again)
         draw_tab.select(picker_update, model_key, picker, api_visibility="private")
-        correction.input(save_correction, [sketch, correction, model_key], [kept, correction], api_name="feedback",
-                         concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY)
-        right_btn.click(confirm_answer, [sketch, model_key], kept, api_visibility="private", concurrency_id="predict")
+        correction.input(save_correction, [sketch, correction, model_key, hand], [kept, correction, hand],
+                         api_name="feedback", concurrency_id="predict",
+                         concurrency_limit=PREDICT_CONCURRENCY).then(predict, reading, shown, **again)
+        right_btn.click(confirm_answer, [sketch, model_key, hand], [kept, hand], api_visibility="private",
+                        concurrency_id="predict").then(predict, reading, shown, **again)
+        forget_btn.click(forget, model_key, [hand, reader], api_name="forget").then(predict, reading, shown, **again)
+        demo.unload(end_session)
         train_tab.select(feedback_checkbox, None, use_feedback, api_visibility="private")
         train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed, use_feedback,
                                       sketch],
@@ -194,8 +209,8 @@ def build() -> App:
                         api_name="train", concurrency_limit=4, show_progress="minimal")
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
         use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private").then(
-            predict, [sketch, model_key], shown, api_visibility="private", **predicting)
-    return App(demo, [sketch, model_key], shown)
+            predict, reading, shown, **again)
+    return App(demo, reading, shown)
 
 
 def launch(app: App, share: bool = False) -> None:
@@ -205,6 +220,8 @@ def launch(app: App, share: bool = False) -> None:
                        cache_max_mb=CACHE_MAX_MB)
     app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
                       app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
+    if FeedbackLimits.from_env().max_items > 0:
+        personal.warm()          # the replay digits read on the adaptation thread, before the first correction
     if training_allowed():
         # Once the server answers, in the background: the first prediction need not wait for MNIST, the
         # training process and the style copies, which the first Train then finds ready.
