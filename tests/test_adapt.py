@@ -5,37 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_model import DigitRecognizer, to_mnist
-from train.adapt import AdaptConfig, Replay, adapt, adapted_bytes, shifted
-from train.pen_digits import load_pen_digits, render_sketchpad
-
-SEARCHED = 600       # dev digits searched for ones the shipped model misreads
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return DigitRecognizer.load()
-
-
-@pytest.fixture(scope="module")
-def replay(mnist):
-    return Replay.from_mnist(mnist)
-
-
-@pytest.fixture(scope="module")
-def misread(shipped, pen_digits_path):
-    """(x uint8 (N, 28, 28), true labels) of dev digits, drawn as on the pad, that the shipped model misreads."""
-    digits = load_pen_digits(pen_digits_path)[:SEARCHED]
-    x = np.stack([to_mnist(render_sketchpad(d, 400, 0.5, 10, seed=i)) for i, d in enumerate(digits)])
-    y = np.array([d.label for d in digits])
-    wrong = labels(shipped.model, shipped, x) != y
-    assert wrong.sum() >= 3, "the shipped model should misread a few of these pen digits"
-    return x[wrong], y[wrong]
-
-
-def labels(model, rec, x) -> np.ndarray:
-    with torch.inference_mode():
-        return model((torch.as_tensor(x).float() / 255 - rec.mean) / rec.std).argmax(1).numpy()
+from tests.conftest import labels
+from train.adapt import AdaptConfig, adapt, adapted_bytes, shifted
 
 
 def test_the_personal_model_reads_the_corrected_digits_and_the_base_is_untouched(shipped, replay, misread):

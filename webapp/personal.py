@@ -57,17 +57,18 @@ class Handwriting:
 class PersonalModels:
     """Adapted models by session, bounded; adaptations one at a time on one thread. Thread-safe."""
 
-    def __init__(self, limits: PersonalLimits | None = None, recipe: AdaptConfig = RECIPE) -> None:
+    def __init__(self, limits: PersonalLimits | None = None, recipe: AdaptConfig = RECIPE,
+                 replay: Replay | None = None) -> None:
         self.limits = limits or PersonalLimits.from_env()
         self.recipe = recipe
         self._lock = threading.Lock()
         self._models: OrderedDict[str, tuple[str, MLP, int]] = OrderedDict()   # session -> (fingerprint, model, bytes)
         self._pending: dict[str, tuple[str, Future]] = {}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="personal")
-        self._replay: Replay | None = None
+        self._replay = replay
 
     def replay(self) -> Replay:
-        """MNIST digits to mix in, read on first use (on the worker thread, or by warm())."""
+        """MNIST digits to mix in (unless given), read on first use: on the worker thread, or by warm()."""
         if self._replay is None:
             self._replay = Replay.from_mnist(load_mnist())
         return self._replay
@@ -78,7 +79,7 @@ class PersonalModels:
 
     def learn(self, session: str, model_key: str, base: DigitRecognizer, hand: Handwriting) -> Future:
         """The adaptation of `base` to `hand` for `session`, started now or already under way; its result
-        is the model, also put in the cache."""
+        is the model, also put in the cache (None when forgotten or overtaken before its turn came)."""
         fingerprint = hand.fingerprint(model_key)
         with self._lock:
             cached = self._models.get(session)
@@ -101,9 +102,17 @@ class PersonalModels:
             if cached is not None and cached[0] == hand.fingerprint(model_key):
                 self._models.move_to_end(session)
                 return cached[1]
-        return self.learn(session, model_key, base, hand).result(WAIT_SECONDS)
+        for _ in range(2):      # a second time only if newer digits of the visitor's overtook this request
+            model = self.learn(session, model_key, base, hand).result(WAIT_SECONDS)
+            if model is not None:
+                return model
+        raise TimeoutError("the visitor's newer drawings overtook this reading")
 
-    def _adapt(self, session: str, fingerprint: str, base: DigitRecognizer, hand: Handwriting) -> MLP:
+    def _adapt(self, session: str, fingerprint: str, base: DigitRecognizer, hand: Handwriting) -> MLP | None:
+        """The model, cached; None, not learned, when it is no longer wanted by the time its turn comes."""
+        with self._lock:
+            if self._pending.get(session, ("",))[0] != fingerprint:
+                return None
         model = None
         try:
             model = adapt(base.model, base.mean, base.std, hand.x, hand.y, self.replay(), self.recipe)
