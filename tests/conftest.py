@@ -72,13 +72,13 @@ def small_mnist(mnist):
 @pytest.fixture(scope="session")
 def reference(pen_digits_path, tmp_path_factory):
     """A pen digit as uploaded files, and the in-process recognizer's probabilities for it
-    (tests.support.app_driver.still_serving checks a server against it)."""
-    from tests.support.app_driver import reference_sketch
+    (harness.app_driver.still_serving checks a server against it)."""
+    from harness.app_driver import reference_sketch
 
     return reference_sketch(pen_digits_path, tmp_path_factory.mktemp("reference"))
 
 
-# Personal models (train.adapt, webapp.personal): the shipped model, MNIST to replay, and dev pen digits
+# Personal models (train.adapt, webapp.draw.personal): the shipped model, MNIST to replay, and dev pen digits
 # it misreads, as a visitor would correct them.
 MISREAD_SEARCHED = 600      # dev digits searched for ones the shipped model misreads
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, drawing_area, launch_chromium, open_app,
+                                serve_app, wait_for_prediction)
 from tests.conftest import REPO
-from tests.support.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, drawing_area, launch_chromium,
-                                      open_app, serve_app, wait_for_prediction)
 from train.pen_digits import load_pen_digits
 
 ARTIFACTS = REPO / "test-artifacts"

@@ -1,4 +1,4 @@
-"""webapp.personal: each visitor's model learned from their digits, cached within its bounds, rebuilt
+"""webapp.draw.personal: each visitor's model learned from their digits, cached within its bounds, rebuilt
 the same when evicted, dropped when forgotten; the visitor's state keeps only their newest digits."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 
 from tests.conftest import labels
 from train.adapt import AdaptConfig
-from webapp.personal import Handwriting, PersonalLimits, PersonalModels
-from webapp.runs import DEFAULT_KEY
+from webapp.draw.personal import Handwriting, PersonalLimits, PersonalModels
+from webapp.training.runs import DEFAULT_KEY
 
 QUICK = AdaptConfig(steps=10)     # for tests of the cache's bookkeeping, not of what is learned
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.app_driver import (CHROMIUM, clear_canvas, draw_digit, launch_chromium, open_app, serve_app,
+from harness.app_driver import (CHROMIUM, clear_canvas, draw_digit, launch_chromium, open_app, serve_app,
                                       wait_for_prediction)
 from train.pen_digits import load_pen_digits
 

@@ -164,7 +164,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lib.TrainingDied": ("{detail}", "Обучение прервалось: {detail}"),
     "lib.OverServerLimit": ("{detail}", "Сервер не возьмётся за это обучение: {detail}"),
     "lib.DataError": ("{detail}", "MNIST недоступен: {detail}"),
-    # Your handwriting: a personal model learned from the visitor's own corrections (webapp.personal)
+    # Your handwriting: a personal model learned from the visitor's own corrections (webapp.draw.personal)
     "personal.forget": ("Forget my handwriting", "Забыть мой почерк"),
     "personal.read_by": ("Who read the drawing", "Кто прочёл рисунок"),
     "personal.note": ("Your corrections and ✓ also teach this page a model of your own handwriting, at once; it "

@@ -1,5 +1,5 @@
-"""The Blocks: both tabs' layout and the wiring of their events to the handlers in webapp.draw and
-webapp.train_tab. `build()` makes the app; `launch()` serves it as `python app.py` does."""
+"""The Blocks: both tabs' layout and the wiring of their events to the handlers in webapp.draw.tab and
+webapp.training.tab. `build()` makes the app; `launch()` serves it as `python app.py` does."""
 from __future__ import annotations
 
 import os
@@ -12,18 +12,19 @@ from starlette.middleware import Middleware
 
 from train import TrainConfig
 
-from .api import CANVAS, TRAIN_TAB
-from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, end_session, forget,
-                   personal, picker_choices, picker_update, predict, save_correction)
-from .feedback import FeedbackLimits
+from .draw import CANVAS
+from .draw.feedback import FeedbackLimits
+from .draw.personal import Handwriting
+from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, end_session,
+                       forget, personal, picker_choices, picker_update, predict, save_correction)
+from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
+                            UPLOAD_MB_PER_MINUTE, training_allowed)
+from .guards.sketchpad import Sketchpad
+from .guards.upload_guard import UploadGuard
 from .i18n import I18N, lang_of, text
-from .limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, UPLOAD_MB_PER_MINUTE,
-                     training_allowed)
-from .personal import Handwriting
-from .runs import DEFAULT_KEY
-from .sketchpad import Sketchpad
-from .traffic import UploadGuard
-from .train_tab import feedback_checkbox, slot, stop_training, train_model, use_model
+from .training.form import TRAIN_TAB
+from .training.runs import DEFAULT_KEY
+from .training.tab import feedback_checkbox, slot, stop_training, train_model, use_model
 
 LIMITS = TrainConfig.LIMITS
 DEFAULTS = TRAIN_TAB
@@ -91,7 +92,7 @@ def build() -> App:
         gr.Markdown(I18N("intro"), elem_id="intro")
         model_key = gr.State(DEFAULT_KEY)
         new_model_key = gr.State(None)
-        hand = gr.State(Handwriting())        # the visitor's labelled 28 x 28 digits (webapp.personal)
+        hand = gr.State(Handwriting())        # the visitor's labelled 28 x 28 digits (webapp.draw.personal)
         with gr.Tabs() as tabs:
             with gr.Tab(I18N("tab.draw"), id="draw") as draw_tab:
                 with gr.Row(elem_id="draw-row"):
@@ -214,7 +215,7 @@ def build() -> App:
 
 
 def launch(app: App, share: bool = False) -> None:
-    """Serve `app` with this server's limits (webapp.limits)."""
+    """Serve `app` with this server's limits (webapp.guards.limits)."""
     torch.set_num_threads(TORCH_THREADS)
     guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
                        cache_max_mb=CACHE_MAX_MB)

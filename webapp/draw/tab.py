@@ -9,13 +9,13 @@ import numpy as np
 from mnist_model import CheckpointError, DigitRecognizer, ImageError, Prediction
 from train import DataError
 
-from .api import CANVAS
+from ..i18n import error_text, lang_of, text
+from ..training.runs import DEFAULT_KEY, ModelEntry, list_models, shown
+from . import CANVAS
 from .feedback import FeedbackRefused
 from .feedback_sync import store
-from .i18n import error_text, lang_of, text
 from .personal import Handwriting, PersonalModels
 from .recognizers import Recognizers
-from .runs import DEFAULT_KEY, ModelEntry, list_models, shown
 
 BRUSH = 16              # brush radius in canvas pixels: about MNIST's stroke width once scaled to 28 x 28
 CELL = 12               # screen pixels per model pixel in the "what the model saw" view

@@ -30,6 +30,7 @@ from .traffic import client_key
 
 UNREADABLE = "Draw on the pad, or send a PNG, JPEG, WebP, GIF or BMP file."
 
+from gradio.events import Dependency
 
 class Sketchpad(gr.Sketchpad):
     """gr.Sketchpad whose values and blob uploads are bounded before anything is decoded or kept."""
@@ -160,6 +161,11 @@ class Sketchpad(gr.Sketchpad):
             time.sleep(BLOB_TTL / 4)
             with self._blob_lock:
                 self._expire(time.monotonic())
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
 
 
 def _header_size(image: FileData | bytes) -> tuple[int, int]:

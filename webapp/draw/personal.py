@@ -17,7 +17,7 @@ from mnist_model import MLP, DigitRecognizer
 from train import load_mnist
 from train.adapt import AdaptConfig, Replay, adapt, adapted_bytes
 
-from .limits import numbers_from_env
+from ..guards.limits import numbers_from_env
 
 RECIPE = AdaptConfig()          # the recipe bench.personal_gain chose (docs/results.md: Personal model)
 WAIT_SECONDS = 30.0             # longest a prediction waits for its visitor's adaptation (queue included)
