@@ -74,13 +74,13 @@ def read(sketch, model_key: str, hand: Handwriting | None,
     p = rec.predict(sketch)
     if not hand:
         return p, None, ""
+    line = text(lang, "personal.reading", n=len(hand))
+    if p.label is None:              # nothing to read: no need to wait for the visitor's model
+        return p, None, line
     try:
         model = personal.model(session_of(request), model_key, rec, hand)
     except (TimeoutError, DataError, OSError, ValueError) as e:
         return p, None, text(lang, "personal.failed", detail=html.escape(str(e)[:200]), model=model_name(model_key, lang))
-    line = text(lang, "personal.reading", n=len(hand))
-    if p.label is None:
-        return p, None, line
     mine = DigitRecognizer(model, rec.mean, rec.std).probabilities(p.image28[None])[0]
     if int(mine.argmax()) != p.label:
         line += "<br>" + text(lang, "personal.both", mine=int(mine.argmax()), model=model_name(model_key, lang),
