@@ -1,7 +1,8 @@
 """Personal models through the running app's HTTP API, with two real gradio_client sessions: the one
 that corrects a misread digit gets its own model on its next /predict, the other keeps the shipped
 model's answer; /forget goes back to it; with room for one model only, each session's model is
-evicted by the other's and rebuilt the same; corrections over the per-minute limit teach nothing."""
+evicted by the other's and rebuilt the same; corrections over the per-minute limit teach nothing; a
+server killed while it adapts loses no correction."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 from gradio_client import Client
 
 from mnist_model import DigitRecognizer
-from harness.app_driver import serve_app, sketch_files
+from harness.app_driver import serve_app, serve_app_process, sketch_files
+from train.feedback import read_feedback
 from train.pen_digits import load_pen_digits, render_sketchpad
 from webapp.draw import CANVAS
 
@@ -90,3 +92,19 @@ def test_corrections_over_the_limit_teach_nothing(app, misread):
     with pytest.raises(Exception, match=f"{PER_MINUTE} drawings in a minute"):
         c.predict(files, label, api_name="/feedback")
     assert read(c, files)[1]["learned_from"] == PER_MINUTE
+
+
+def test_a_kill_mid_adaptation_loses_no_correction(mnist_root, misread, tmp_path):
+    files, label, _ = misread[0]
+    folder = tmp_path / "feedback"
+    env = {"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(tmp_path / "runs"), "ALLOW_TRAINING": "0",
+           "FEEDBACK_DIR": str(folder)}
+    with serve_app_process(env) as (url, server):
+        Client(url, verbose=False).predict(files, label, api_name="/feedback")   # stored; the adaptation starts
+        server.kill()
+        server.wait()
+    assert [item.label for item in read_feedback(folder)] == [label]
+    with serve_app(env) as url:                   # the same store, served again: whole, and still writable
+        message, _ = Client(url, verbose=False).predict(files, label, api_name="/feedback")
+        assert "learned from 1" in message
+    assert [item.label for item in read_feedback(folder)] == [label, label]
