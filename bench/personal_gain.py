@@ -144,8 +144,8 @@ def main() -> None:
           "| after 1st correction: base / personal | corrections per writer | adapt p50 / p95 ms "
           "| per visitor: digits / model |")
     print("|" + "---|" * 15)
-    kinds = {"steps": int, "lr": float, "weight": float, "shift": int, "warp": lambda v: v.lower() in ("1", "true", "yes"), "replay": int,
-             "own_batch": int, "layers": int}
+    kinds = {"steps": int, "lr": float, "weight": float, "shift": int,
+             "warp": lambda v: v.lower() in ("1", "true", "yes"), "replay": int, "own_batch": int, "layers": int}
     grid = [getattr(args, name).split(",") for name in kinds]
     for values in itertools.product(*grid):
         config = AdaptConfig(**{name: kind(v) for (name, kind), v in zip(kinds.items(), values)})

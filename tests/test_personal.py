@@ -31,6 +31,8 @@ def test_a_visitors_model_reads_their_corrected_digits_and_is_kept(shipped, repl
     model = models.learn("a", DEFAULT_KEY, shipped, hand).result()
     assert (labels(model, shipped, misread[0]) == misread[1]).all()
     assert models.model("a", DEFAULT_KEY, shipped, hand) is model            # from the cache, not learned again
+    assert models.cached("a", DEFAULT_KEY, hand) is model
+    assert models.cached("a", DEFAULT_KEY, hand.add(misread[0][0], 1, 100)) is None     # never waits to learn
     assert models.learn("a", DEFAULT_KEY, shipped, hand).result() is model
     other = models.model("b", DEFAULT_KEY, shipped, hand_of(misread[0][:1], misread[1][:1]))
     assert other is not model and len(models) == 2

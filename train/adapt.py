@@ -4,10 +4,11 @@
     personal = adapt(base, mean, std, x, y, replay)   # x uint8 (N, 28, 28) as to_mnist makes them, y (N,)
 
 Each step trains on the person's digits (every one, or AdaptConfig.own_batch of them at random;
-each shifted by up to `shift` px or warped as training batches are, their loss weighted `weight` times a replay digit's) together with
-`replay` random MNIST training digits, so that the model learns this hand without forgetting
-everyone else's. Only the last `layers` linear layers change; the earlier ones are the base's own
-tensors, shared, so a personal model costs only the memory of the layers it changed. The base is
+each shifted by up to `shift` px, or warped as training batches are; their loss weighted `weight`
+times a replay digit's) together with `replay` random MNIST training digits, so that the model learns
+this hand without forgetting everyone else's. Only the last `layers` linear layers change; the
+earlier ones are the base's own modules, shared, so a personal model costs only the memory of the
+layers it changed. The base is
 never modified. Runs on the calling thread with whatever torch threads the process allows."""
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ def adapt(base: MLP, mean: float, std: float, x: np.ndarray | torch.Tensor, y: n
     for _ in range(config.steps):
         pick = torch.randperm(len(own_y), generator=gen)[:n_own]
         r = torch.randint(len(replay.y), (config.replay,), generator=gen)
-        own = augment(own_x[pick].unsqueeze(1), gen).squeeze(1) if config.warp else shifted(own_x[pick], config.shift, gen)
+        own = own_x[pick]                                                     # (n_own, 28, 28)
+        own = augment(own.unsqueeze(1), gen).squeeze(1) if config.warp else shifted(own, config.shift, gen)
         batch = torch.cat([own, replay.x[r].float().div(255)])                # (n_own + R, 28, 28)
         losses = F.cross_entropy(model((batch - mean) / std), torch.cat([own_y[pick], replay.y[r]]), reduction="none")
         loss = (losses * weights).sum() / weights.sum()

@@ -16,7 +16,7 @@ from .draw import CANVAS
 from .draw.feedback import FeedbackLimits
 from .draw.personal import Handwriting
 from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, end_session,
-                       forget, personal, picker_choices, picker_update, predict, save_correction)
+                       forget, personal, picker_choices, picker_update, predict, save_correction, settle)
 from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
                             UPLOAD_MB_PER_MINUTE, training_allowed)
 from .guards.sketchpad import Sketchpad
@@ -195,11 +195,15 @@ def build() -> App:
         picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private").then(
             predict, reading, shown, **again)
         draw_tab.select(picker_update, model_key, picker, api_visibility="private")
+        # After a correction the page waits for the visitor's model (settle: no CPU, no prediction's place)
+        # and then reads the drawing with it.
+        waiting = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
         correction.input(save_correction, [sketch, correction, model_key, hand], [kept, correction, hand],
-                         api_name="feedback", concurrency_id="predict",
-                         concurrency_limit=PREDICT_CONCURRENCY).then(predict, reading, shown, **again)
+                         api_name="feedback", concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY).then(
+            settle, [model_key, hand], None, **waiting).then(predict, reading, shown, **again)
         right_btn.click(confirm_answer, [sketch, model_key, hand], [kept, hand], api_visibility="private",
-                        concurrency_id="predict").then(predict, reading, shown, **again)
+                        concurrency_id="predict").then(settle, [model_key, hand], None, **waiting).then(
+            predict, reading, shown, **again)
         forget_btn.click(forget, model_key, [hand, reader], api_name="forget").then(predict, reading, shown, **again)
         demo.unload(end_session)
         train_tab.select(feedback_checkbox, None, use_feedback, api_visibility="private")

@@ -19,7 +19,7 @@ from train.adapt import AdaptConfig, Replay, adapt, adapted_bytes
 
 from ..guards.limits import numbers_from_env
 
-RECIPE = AdaptConfig()          # the recipe bench.personal_gain chose (docs/results.md: Personal model)
+RECIPE = AdaptConfig()          # the recipe bench.personal_gain kept (docs/results.md: Your handwriting)
 WAIT_SECONDS = 30.0             # longest a prediction waits for its visitor's adaptation (queue included)
 
 
@@ -51,7 +51,8 @@ class Handwriting:
 
     def fingerprint(self, model_key: str) -> str:
         """Names the model these digits adapt `model_key` into: equal fingerprints, equal weights."""
-        return hashlib.blake2b(model_key.encode() + self.x.tobytes() + self.y.tobytes(), digest_size=12).hexdigest()
+        data = model_key.encode() + b"\0" + self.x.tobytes() + self.y.tobytes()
+        return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 class PersonalModels:
@@ -94,14 +95,21 @@ class PersonalModels:
             self._pending[session] = (fingerprint, future)
             return future
 
-    def model(self, session: str, model_key: str, base: DigitRecognizer, hand: Handwriting) -> MLP:
-        """The visitor's model for `hand`: from the cache, else adapted (waiting for it). Raises
-        TimeoutError past WAIT_SECONDS, and whatever the adaptation raised."""
+    def cached(self, session: str, model_key: str, hand: Handwriting) -> MLP | None:
+        """The visitor's model for `hand` if it is in the cache now, else None; never waits."""
         with self._lock:
             cached = self._models.get(session)
             if cached is not None and cached[0] == hand.fingerprint(model_key):
                 self._models.move_to_end(session)
                 return cached[1]
+        return None
+
+    def model(self, session: str, model_key: str, base: DigitRecognizer, hand: Handwriting) -> MLP:
+        """The visitor's model for `hand`: from the cache, else adapted (waiting for it). Raises
+        TimeoutError past WAIT_SECONDS, and whatever the adaptation raised."""
+        model = self.cached(session, model_key, hand)
+        if model is not None:
+            return model
         for _ in range(2):      # a second time only if newer digits of the visitor's overtook this request
             model = self.learn(session, model_key, base, hand).result(WAIT_SECONDS)
             if model is not None:

@@ -14,7 +14,7 @@ from ..training.runs import DEFAULT_KEY, ModelEntry, list_models, shown
 from . import CANVAS
 from .feedback import FeedbackRefused
 from .feedback_sync import store
-from .personal import Handwriting, PersonalModels
+from .personal import WAIT_SECONDS, Handwriting, PersonalModels
 from .recognizers import Recognizers
 
 BRUSH = 16              # brush radius in canvas pixels: about MNIST's stroke width once scaled to 28 x 28
@@ -80,7 +80,8 @@ def read(sketch, model_key: str, hand: Handwriting | None,
     try:
         model = personal.model(session_of(request), model_key, rec, hand)
     except (TimeoutError, DataError, OSError, ValueError) as e:
-        return p, None, text(lang, "personal.failed", detail=html.escape(str(e)[:200]), model=model_name(model_key, lang))
+        return p, None, text(lang, "personal.failed", detail=html.escape(str(e)[:200]),
+                             model=model_name(model_key, lang))
     mine = DigitRecognizer(model, rec.mean, rec.std).probabilities(p.image28[None])[0]
     if int(mine.argmax()) != p.label:
         line += "<br>" + text(lang, "personal.both", mine=int(mine.argmax()), model=model_name(model_key, lang),
@@ -183,10 +184,15 @@ def _keep(sketch: dict | None, label: int | None, model_key: str, hand: Handwrit
     lang = lang_of(request)
     hand = hand or Handwriting()
     try:
-        p, mine, _ = read(sketch, model_key, hand, request)
+        rec = recognizers.get(model_key)
+        p = rec.predict(sketch)
         if p.label is None:
             raise FeedbackRefused("feedback.empty")
-        answer = p.label if mine is None else int(mine.argmax())     # what the page showed
+        # What the page showed: the visitor's model's answer when it is ready (never waited for here,
+        # where a wait would hold one of the predictions' places), else the shown model's.
+        mine = personal.cached(session_of(request), model_key, hand)
+        answer = p.label if mine is None else int(DigitRecognizer(mine, rec.mean, rec.std).probabilities(
+            p.image28[None])[0].argmax())
         label = answer if label is None else label
         message = store().add(sketch, label, predicted=answer, model=model_key,
                               session=session_of(request), lang=lang)
@@ -195,8 +201,18 @@ def _keep(sketch: dict | None, label: int | None, model_key: str, hand: Handwrit
     except (ImageError, CheckpointError) as e:
         raise gr.Error(html.escape(error_text(lang, e))) from None
     hand = hand.add(p.image28, label, personal.limits.max_digits)
-    personal.learn(session_of(request), model_key, recognizers.get(model_key), hand)
+    personal.learn(session_of(request), model_key, rec, hand)
     return f"{message} {text(lang, 'personal.learned', n=len(hand))}", hand
+
+
+def settle(model_key: str, hand: Handwriting | None, request: gr.Request) -> None:
+    """Wait for the visitor's model to be learned, outside the predictions' places, so that the page's
+    next reading finds it ready. A failure is left for that reading to report."""
+    if hand:
+        try:
+            personal.learn(session_of(request), model_key, recognizers.get(model_key), hand).result(WAIT_SECONDS)
+        except Exception:       # TimeoutError, a model gone, MNIST missing...: predict says which, in words
+            pass
 
 
 def forget(model_key: str, request: gr.Request) -> tuple[Handwriting, str]:
