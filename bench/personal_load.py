@@ -5,7 +5,7 @@ adaptation of that visitor's model on the server's one adaptation thread. The qu
 cases alternate, so that a change in the machine's other load falls on both.
 
     MNIST_ROOT=../shared/mnist python -m bench.personal_load                  # 8 callers, 4 correcting
-    MNIST_ROOT=../shared/mnist python -m bench.personal_load --correctors 8 --rounds 3
+    MNIST_ROOT=../shared/mnist python -m bench.personal_load --no-personal   # the same corrections, no learning
 
 Goal (issue 22): p50 of /predict while others correct at most 1.10x the quiet p50."""
 from __future__ import annotations
@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--correctors", type=int, default=4, help="other visitors correcting at the per-minute limit")
     ap.add_argument("--requests", type=int, default=200, help="/predict calls per case")
     ap.add_argument("--rounds", type=int, default=2, help="quiet and correcting cases, alternated")
+    ap.add_argument("--no-personal", action="store_true",
+                    help="serve with PERSONAL_MAX_DIGITS=0: what the corrections cost without personal models")
     args = ap.parse_args()
 
     digits = load_pen_digits()[:SKETCHES]
@@ -54,7 +56,7 @@ def main() -> None:
     labels = [d.label for d in digits]
     with tempfile.TemporaryDirectory() as tmp:
         env = {"RUNS_DIR": tmp, "FEEDBACK_DIR": tmp + "/feedback", "ALLOW_TRAINING": "0",
-               "UPLOAD_MB_PER_MINUTE": "1000000"}
+               "UPLOAD_MB_PER_MINUTE": "1000000", **({"PERSONAL_MAX_DIGITS": "0"} if args.no_personal else {})}
         with serve_app(env) as url:
             callers = [Caller(url) for _ in range(args.callers)]
             for c in callers:          # warm-up: connections opened, untimed

@@ -2,13 +2,16 @@
 the same when evicted, dropped when forgotten; the visitor's state keeps only their newest digits."""
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy as np
 import pytest
 import torch
 
 from tests.conftest import labels
 from train.adapt import AdaptConfig
-from webapp.draw.personal import Handwriting, PersonalLimits, PersonalModels
+from webapp.draw.personal import NICENESS, Handwriting, PersonalLimits, PersonalModels, _yield_cpu
 from webapp.training.runs import DEFAULT_KEY
 
 QUICK = AdaptConfig(steps=10)     # for tests of the cache's bookkeeping, not of what is learned
@@ -93,3 +96,18 @@ def test_bounds_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("PERSONAL_MAX_DIGITS", "many")
     with pytest.raises(ValueError, match="PERSONAL_MAX_DIGITS"):
         PersonalLimits.from_env()
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no per-thread priority on this system")
+def test_the_adaptation_thread_yields_the_cpu_to_predictions():
+    niceness = []
+
+    def adaptation_thread() -> None:
+        _yield_cpu()
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    thread = threading.Thread(target=adaptation_thread)
+    thread.start()
+    thread.join()
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert niceness == [min(19, mine + NICENESS)] and os.getpriority(os.PRIO_PROCESS, 0) == mine

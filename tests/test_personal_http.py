@@ -108,3 +108,15 @@ def test_a_kill_mid_adaptation_loses_no_correction(mnist_root, misread, tmp_path
         message, _ = Client(url, verbose=False).predict(files, label, api_name="/feedback")
         assert "learned from 1" in message
     assert [item.label for item in read_feedback(folder)] == [label, label]
+
+
+def test_a_server_without_personal_models_keeps_corrections_only(mnist_root, misread, tmp_path):
+    files, label, answer = misread[0]
+    env = {"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(tmp_path / "runs"), "ALLOW_TRAINING": "0",
+           "FEEDBACK_DIR": str(tmp_path / "feedback"), "PERSONAL_MAX_DIGITS": "0"}
+    with serve_app(env) as url:
+        c = Client(url, verbose=False)
+        message, _ = c.predict(files, label, api_name="/feedback")
+        assert f"Saved as {label}" in message and "learned" not in message
+        said, reader, _ = read(c, files)
+        assert said == answer and reader["reader"] == "shown" and reader["learned_from"] == 0

@@ -6,6 +6,7 @@ run one at a time on a thread of their own, off the request path of every predic
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +22,7 @@ from ..guards.limits import numbers_from_env
 
 RECIPE = AdaptConfig()          # the recipe bench.personal_gain kept (docs/results.md: Your handwriting)
 WAIT_SECONDS = 30.0             # longest a prediction waits for its visitor's adaptation (queue included)
+NICENESS = 10                   # added to the adaptation thread's nice value: predictions get the CPU first
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class PersonalLimits:
     """The cache's bounds, from the environment (README: Limits on a public server)."""
     max_models: int = 64        # PERSONAL_MAX_MODELS: adapted models held at once, all visitors
     max_mb: float = 64.0        # PERSONAL_MAX_MB: their memory, MB
-    max_digits: int = 100       # PERSONAL_MAX_DIGITS: a visitor's digits learned from, the newest kept
+    max_digits: int = 100       # PERSONAL_MAX_DIGITS: a visitor's digits learned from, the newest kept; 0: none
 
     @classmethod
     def from_env(cls) -> "PersonalLimits":
@@ -65,7 +67,7 @@ class PersonalModels:
         self._lock = threading.Lock()
         self._models: OrderedDict[str, tuple[str, MLP, int]] = OrderedDict()   # session -> (fingerprint, model, bytes)
         self._pending: dict[str, tuple[str, Future]] = {}
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="personal")
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="personal", initializer=_yield_cpu)
         self._replay = replay
 
     def replay(self) -> Replay:
@@ -152,3 +154,14 @@ class PersonalModels:
 
     def __len__(self) -> int:
         return len(self._models)
+
+
+def _yield_cpu() -> None:
+    """Lower the calling thread's priority (Linux gives each thread its own nice value), so that an
+    adaptation takes the CPU the server's predictions leave; elsewhere it keeps the process's."""
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        try:
+            me = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + NICENESS))
+        except OSError:           # not permitted here: the adaptation runs at the server's priority
+            pass

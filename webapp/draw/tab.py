@@ -200,6 +200,8 @@ def _keep(sketch: dict | None, label: int | None, model_key: str, hand: Handwrit
         raise gr.Error(text(lang, e.key, **e.values)) from None
     except (ImageError, CheckpointError) as e:
         raise gr.Error(html.escape(error_text(lang, e))) from None
+    if personal.limits.max_digits <= 0:         # PERSONAL_MAX_DIGITS=0: no personal models on this server
+        return message, hand
     hand = hand.add(p.image28, label, personal.limits.max_digits)
     personal.learn(session_of(request), model_key, rec, hand)
     return f"{message} {text(lang, 'personal.learned', n=len(hand))}", hand
