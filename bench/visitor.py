@@ -46,13 +46,14 @@ class Caller:
     def call(self, endpoint: str, data: list) -> list:
         return next(out for kind, out in self.stream(endpoint, data) if kind == "complete")
 
-    def draw(self, endpoint: str, pngs: dict[str, bytes]) -> list:
-        """/predict or /noop on a sketch given as its PNG files (background, layer, composite)."""
+    def draw(self, endpoint: str, pngs: dict[str, bytes], *more) -> list:
+        """/predict or /noop on a sketch given as its PNG files (background, layer, composite); `more`
+        inputs after the sketch (/feedback's label)."""
         uploaded = self.http.post("/upload", files=[("files", (f"{k}.png", v, "image/png")) for k, v in pngs.items()])
         uploaded.raise_for_status()
         background, layer, composite = ({"path": path, "meta": {"_type": "gradio.FileData"}}
                                         for path in uploaded.json())
-        return self.call(endpoint, [{"background": background, "layers": [layer], "composite": composite}])
+        return self.call(endpoint, [{"background": background, "layers": [layer], "composite": composite}, *more])
 
     def close(self) -> None:
         self.http.close()

@@ -8,11 +8,15 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from mnist_model import DigitRecognizer, to_mnist
 from train import DataError, load_mnist
+from train.adapt import Replay
 from train.data import RAW_FILES
 from train.pen_digits import DEFAULT_PATH as PEN_DIGITS
+from train.pen_digits import load_pen_digits, render_sketchpad
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,3 +76,34 @@ def reference(pen_digits_path, tmp_path_factory):
     from harness.app_driver import reference_sketch
 
     return reference_sketch(pen_digits_path, tmp_path_factory.mktemp("reference"))
+
+
+# Personal models (train.adapt, webapp.draw.personal): the shipped model, MNIST to replay, and dev pen digits
+# it misreads, as a visitor would correct them.
+MISREAD_SEARCHED = 600      # dev digits searched for ones the shipped model misreads
+
+
+@pytest.fixture(scope="session")
+def shipped() -> DigitRecognizer:
+    return DigitRecognizer.load()
+
+
+@pytest.fixture(scope="session")
+def replay(mnist):
+    return Replay.from_mnist(mnist)
+
+
+def labels(model, rec, x) -> np.ndarray:
+    """What `model` reads in x uint8 (N, 28, 28), with `rec`'s normalisation."""
+    return DigitRecognizer(model, rec.mean, rec.std).probabilities(x).argmax(1)
+
+
+@pytest.fixture(scope="session")
+def misread(shipped, pen_digits_path):
+    """(x uint8 (N, 28, 28), true labels (N,)) of dev digits, drawn as on the pad, that the shipped model misreads."""
+    digits = load_pen_digits(pen_digits_path)[:MISREAD_SEARCHED]
+    x = np.stack([to_mnist(render_sketchpad(d, 400, 0.5, 10, seed=i)) for i, d in enumerate(digits)])
+    y = np.array([d.label for d in digits])
+    wrong = labels(shipped.model, shipped, x) != y
+    assert wrong.sum() >= 3, "the shipped model should misread a few of these pen digits"
+    return x[wrong], y[wrong]

@@ -166,11 +166,15 @@ def test_a_click_under_the_answer_stores_the_drawing(page, feedback, pen_digits_
     wrong = str((int(shown) + 1) % 10)
     page.locator("#correct").get_by_role("radio", name=wrong, exact=True).click()
     page.locator("#kept").get_by_text(f"Saved as {wrong}").wait_for(timeout=60_000)
+    # The correction taught the visitor's own model, which now reads the drawing: ✓ confirms its answer.
+    page.locator("#personal").get_by_text("your model").first.wait_for(timeout=60_000)
+    now = page.locator(".digit").first.inner_text().strip()
     page.get_by_role("button", name="✓ Right").click()
-    page.locator("#kept").get_by_text(f"Saved as {shown}").wait_for(timeout=60_000)
+    page.locator("#kept").get_by_text("learned from 2").wait_for(timeout=60_000)    # the second drawing kept
+    assert f"Saved as {now}" in page.locator("#kept").inner_text()
     page.screenshot(path=ARTIFACTS / "draw-corrected.png", full_page=True)
     stored = [json.loads(line) for line in (feedback / "metadata.jsonl").read_text().splitlines()]
-    assert [(r["label"], r["predicted"]) for r in stored] == [(int(wrong), int(shown)), (int(shown), int(shown))]
+    assert [(r["label"], r["predicted"]) for r in stored] == [(int(wrong), int(shown)), (int(now), int(now))]
     assert all((feedback / r["file_name"]).is_file() for r in stored)
 
 

@@ -198,6 +198,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.no_model": ("Run {run} saved no model.", "Обучение {run} не сохранило модель."),
     "link.bad": ("This link's settings were not applied: {detail}",
                  "Настройки из ссылки не применены: {detail}"),
+    # Your handwriting: a personal model learned from the visitor's own corrections (webapp.draw.personal)
+    "personal.forget": ("Forget my handwriting", "Забыть мой почерк"),
+    "personal.read_by": ("Who read the drawing", "Кто прочёл рисунок"),
+    "personal.note": ("Your corrections and ✓ also teach this page a model of your own handwriting, at once; it "
+                      "lives only while the page is open.",
+                      "Ваши исправления и ✓ сразу учат модель вашего почерка; она живёт, только пока открыта "
+                      "страница."),
+    "personal.reading": ("Read by **your model**, learned from your drawings ({n}).",
+                         "Читает **ваша модель**, выученная на ваших рисунках ({n})."),
+    "personal.both": ("your model: **{mine}** · {model}: {theirs}", "ваша модель: **{mine}** · {model}: {theirs}"),
+    "personal.learned": ("Your model now reads your next drawings, learned from {n} of them.",
+                         "Теперь ваши рисунки читает ваша модель, выученная на них ({n})."),
+    "personal.failed": ("Your model could not be learned ({detail}); {model} reads your drawings.",
+                        "Вашу модель выучить не удалось ({detail}); рисунки читает {model}."),
+    "personal.forgotten": ("Forgotten: {model} reads your drawings again.",
+                           "Забыто: ваши рисунки снова читает {model}."),
 }
 
 I18N = gr.I18n(**{lang: {key: pair[i] for key, pair in STRINGS.items()} for i, lang in enumerate(LANGS)})

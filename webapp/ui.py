@@ -14,8 +14,9 @@ from mnist_model import SIDE
 
 from .draw import CANVAS
 from .draw.feedback import FeedbackLimits
-from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
-                       picker_update, predict, save_correction)
+from .draw.personal import Handwriting
+from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, end_session,
+                       forget, personal, picker_choices, picker_update, predict, save_correction, settle)
 from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
                             UPLOAD_MB_PER_MINUTE, training_allowed)
 from .guards.sketchpad import Sketchpad
@@ -47,12 +48,14 @@ progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
   #pad-col, #answer-col { display: contents; }
   #pad { order: 1; height: calc(100vw + 40px) !important; }
   #answer { order: 2; }
-  #correct { order: 3; }
-  #kept { order: 4; }
-  #hint { order: 5; }
-  #pad-actions { order: 6; }
-  #probabilities { order: 7; }
-  #seen { order: 8; }
+  #personal { order: 3; }
+  #correct { order: 4; }
+  #kept { order: 5; }
+  #forget { order: 6; }
+  #hint { order: 7; }
+  #pad-actions { order: 8; }
+  #probabilities { order: 9; }
+  #seen { order: 10; }
   .digit { font-size: 4.5rem; }
   .digit.empty { font-size: 1.5rem; padding: 1rem 0; }
 }
@@ -91,6 +94,7 @@ def build() -> App:
         gr.Markdown(I18N("intro"), elem_id="intro")
         model_key = gr.State(DEFAULT_KEY)
         new_model_key = gr.State(None)
+        hand = gr.State(Handwriting())        # the visitor's labelled 28 x 28 digits (webapp.draw.personal)
         with gr.Tabs() as tabs:
             with gr.Tab(I18N("tab.draw"), id="draw") as draw_tab:
                 with gr.Row(elem_id="draw-row"):
@@ -105,15 +109,20 @@ def build() -> App:
                                              value=DEFAULT_KEY)
                     with gr.Column(scale=2, elem_id="answer-col"):
                         digit = gr.HTML(digit_html(None), label=I18N("prediction"), elem_id="answer")
+                        reader = gr.Markdown("", elem_id="personal")
                         with gr.Row(elem_id="correct", visible=collecting):
                             right_btn = gr.Button(I18N("feedback.right"), size="sm", scale=0, min_width=90)
                             correction = gr.Radio(list(range(10)), label=I18N("feedback.wrong"), scale=4)
                         kept = gr.Markdown(I18N("feedback.note"), elem_id="kept", visible=collecting)
+                        with gr.Row(elem_id="forget", visible=collecting):
+                            gr.Markdown(I18N("personal.note"))
+                            forget_btn = gr.Button(I18N("personal.forget"), size="sm", scale=0, min_width=160)
                         hint = gr.Markdown(I18N("hint.empty"), label=I18N("hint"), elem_id="hint")
                         probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),
                                                  show_heading=False, elem_id="probabilities")
                         seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
                                         buttons=[], elem_id="seen", height=SIDE * CELL + 48)
+                        read_by = gr.JSON(visible=False, label=I18N("personal.read_by"))
             with gr.Tab(I18N("tab.train"), id="train") as train_tab:
                 if not training_allowed():
                     gr.Markdown(I18N("train.off"))
@@ -183,16 +192,26 @@ def build() -> App:
         demo.load(localize, model_key, [digit, picker, train_plot, epoch_plot, lr_plot, probe_plot, runs_table],
                   api_visibility="private", show_progress="hidden")
 
-        shown = [probabilities, digit, seen, hint]
+        shown = [probabilities, digit, seen, hint, reader, read_by]
+        reading = [sketch, model_key, hand]
         predicting = dict(show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
-        gr.on([sketch.change, predict_btn.click], predict, [sketch, model_key], shown,
+        again = dict(api_visibility="private", **predicting)     # the drawing read again after a change of reader
+        gr.on([sketch.change, predict_btn.click], predict, reading, shown,
               api_name="predict", trigger_mode="always_last", **predicting)
         picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private").then(
-            predict, [sketch, model_key], shown, api_visibility="private", **predicting)
+            predict, reading, shown, **again)
         draw_tab.select(picker_update, model_key, picker, api_visibility="private")
-        correction.input(save_correction, [sketch, correction, model_key], [kept, correction], api_name="feedback",
-                         concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY)
-        right_btn.click(confirm_answer, [sketch, model_key], kept, api_visibility="private", concurrency_id="predict")
+        # After a correction the page waits for the visitor's model (settle: no CPU, no prediction's place)
+        # and then reads the drawing with it.
+        waiting = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
+        correction.input(save_correction, [sketch, correction, model_key, hand], [kept, correction, hand],
+                         api_name="feedback", concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY).then(
+            settle, [model_key, hand], None, **waiting).then(predict, reading, shown, **again)
+        right_btn.click(confirm_answer, [sketch, model_key, hand], [kept, hand], api_visibility="private",
+                        concurrency_id="predict").then(settle, [model_key, hand], None, **waiting).then(
+            predict, reading, shown, **again)
+        forget_btn.click(forget, model_key, [hand, reader], api_name="forget").then(predict, reading, shown, **again)
+        demo.unload(end_session)
         train_tab.select(feedback_checkbox, None, use_feedback, api_visibility="private")
         outputs = dict(status=status, progress=progress, train_loss=train_plot, valid_loss=epoch_plot, lr=lr_plot,
                        result=result, use=use_btn, new_model=new_model_key, probe=probe_plot, readings=probe_line,
@@ -219,8 +238,8 @@ def build() -> App:
         demo.load(apply_link, None, [tabs, *settings.values()], api_visibility="private", show_progress="hidden")
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
         use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private").then(
-            predict, [sketch, model_key], shown, api_visibility="private", **predicting)
-    return App(demo, [sketch, model_key], shown)
+            predict, reading, shown, **again)
+    return App(demo, reading, shown)
 
 
 def launch(app: App, share: bool = False) -> None:
@@ -230,6 +249,8 @@ def launch(app: App, share: bool = False) -> None:
                        cache_max_mb=CACHE_MAX_MB)
     app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
                       app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
+    if FeedbackLimits.from_env().max_items > 0:
+        personal.warm()          # the replay digits read on the adaptation thread, before the first correction
     if training_allowed():
         # Once the server answers, in the background: the first prediction need not wait for MNIST, the
         # training process and the style copies, which the first Train then finds ready.
