@@ -42,6 +42,22 @@ class Explanation:
         """Classes from the most to the least probable."""
         return [int(c) for c in np.argsort(-self.prediction.probabilities, kind="stable")]
 
+    def to_dict(self, digits: int = 5) -> dict:
+        """Plain JSON-ready data, numbers rounded to `digits` decimals: label (None when nothing is drawn),
+        probabilities, image28, layers [{weighted_sum, value}], saliency {"class": 28x28}, neighbours
+        [{index, label, distance, image}] or None."""
+        def plain(a: np.ndarray) -> list:
+            return np.round(a.astype(np.float64), digits).tolist()
+
+        p = self.prediction
+        return {"label": p.label, "probabilities": plain(p.probabilities), "image28": p.image28.tolist(),
+                "layers": [{"weighted_sum": plain(layer.weighted_sum), "value": plain(layer.value)}
+                           for layer in self.layers],
+                "saliency": {str(c): plain(m) for c, m in self.saliency.items()},
+                "neighbours": None if self.neighbours is None else [
+                    {"index": n.index, "label": n.label, "distance": round(n.distance, digits),
+                     "image": n.image28.tolist()} for n in self.neighbours]}
+
 
 @dataclass(frozen=True)
 class Unit:

@@ -17,6 +17,7 @@ from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answ
                    picker_update, predict, save_correction)
 from .feedback import FeedbackLimits
 from .i18n import I18N, lang_of, text
+from .inside_tab import INSIDE_CSS, LookInside, explain_data
 from .limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, UPLOAD_MB_PER_MINUTE,
                      training_allowed)
 from .runs import DEFAULT_KEY
@@ -31,7 +32,8 @@ CSS = """
 .digit { font-size: 7rem; font-weight: 700; line-height: 1; text-align: center; }
 .digit.empty { font-size: 2rem; font-weight: 400; opacity: 0.6; padding: 2.5rem 0; }
 .confidence { text-align: center; opacity: 0.7; }
-#seen img, #weights img, #misread img { image-rendering: pixelated; }
+#seen img, #weights img, #misread img, #inside img { image-rendering: pixelated; }
+""" + INSIDE_CSS + """
 #correct { align-items: center; }
 #kept { font-size: 0.85rem; opacity: 0.75; }
 progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
@@ -103,6 +105,11 @@ def build() -> App:
                                                  show_heading=False, elem_id="probabilities")
                         seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
                                         buttons=[], elem_id="seen", height=28 * CELL + 48)
+                look = LookInside()
+                # /explain: an API endpoint only (the view above is the page's)
+                explain_key = gr.Textbox(visible=False)
+                explained = gr.JSON(visible=False)
+                explain_btn = gr.Button(visible=False)
             with gr.Tab(I18N("tab.train"), id="train") as train_tab:
                 if not training_allowed():
                     gr.Markdown(I18N("train.off"))
@@ -170,10 +177,13 @@ def build() -> App:
 
         shown = [probabilities, digit, seen, hint]
         predicting = dict(show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
-        gr.on([sketch.change, predict_btn.click], predict, [sketch, model_key], shown,
+        answered = gr.on([sketch.change, predict_btn.click], predict, [sketch, model_key], shown,
               api_name="predict", trigger_mode="always_last", **predicting)
-        picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private").then(
-            predict, [sketch, model_key], shown, api_visibility="private", **predicting)
+        look.wire(sketch, model_key, predicting)
+        look.follow(answered)
+        look.follow(picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private")
+                    .then(predict, [sketch, model_key], shown, api_visibility="private", **predicting))
+        explain_btn.click(explain_data, [sketch, explain_key], explained, api_name="explain", **predicting)
         draw_tab.select(picker_update, model_key, picker, api_visibility="private")
         correction.input(save_correction, [sketch, correction, model_key], [kept, correction], api_name="feedback",
                          concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY)
@@ -185,8 +195,8 @@ def build() -> App:
                          probe_plot, probe_line, weights, confusion, misread, details],
                         api_name="train", concurrency_limit=4, show_progress="minimal")
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
-        use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private").then(
-            predict, [sketch, model_key], shown, api_visibility="private", **predicting)
+        look.follow(use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private")
+                    .then(predict, [sketch, model_key], shown, api_visibility="private", **predicting))
     return App(demo, [sketch, model_key], shown)
 
 

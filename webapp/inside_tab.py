@@ -1,0 +1,192 @@
+"""The "Look inside" view's handlers: the drawing read again by the picked model, explained
+(mnist_model.explain) and drawn (webapp.inside). While the view is closed they return at once,
+reading nothing; /explain gives the same as plain data."""
+from __future__ import annotations
+
+import html
+import threading
+
+import gradio as gr
+import numpy as np
+
+from mnist_model import CheckpointError, DigitRecognizer, ImageError, TrainingDigits, unit
+from mnist_model.explain import explain
+from train import DataError, load_mnist
+
+from .draw import recognizers
+from .i18n import I18N, error_text, lang_of, text
+from .inside import arithmetic_html, cell_at, first_layer_pictures, layers_picture, neighbours_html, saliency_picture
+from .runs import DEFAULT_KEY
+
+# What view() returns, in order, by the names LookInside gives the components
+OUTPUTS = ("layers", "why", "why_caption", "versus_box", "why_not", "why_not_caption", "neighbours", "layer", "unit",
+           "first_layer_box", "weights", "product", "math")
+SIDE_PX = 300          # height of the 28 x 28 pictures on the page
+PICTURE = dict(type="numpy", format="png", interactive=False, buttons=[])    # shown, never edited or downloaded
+INSIDE_CSS = """
+.inside-note { font-size: 0.85rem; opacity: 0.8; }
+.inside-caption { font-weight: 600; }
+#inside-layers img { max-width: 420px; margin: auto; }
+#inside-why img, #inside-why-not img, #inside-weights img, #inside-product img {
+  width: 100%; height: 100%; object-fit: contain; }
+.neighbours { display: flex; flex-wrap: wrap; gap: 6px; }
+.neighbours figure { margin: 0; text-align: center; }
+.neighbours img { width: 64px; height: 64px; display: block; image-rendering: pixelated; }
+.inside-table td, .inside-table th { padding: 0 8px; text-align: right; }
+"""
+_lock = threading.Lock()
+_digits: list[TrainingDigits | None] = []     # filled on first use: the training digits, or None without MNIST
+
+
+def training_digits() -> TrainingDigits | None:
+    """MNIST's 55,000 training digits (the split every model here trained on), read on first use from
+    $MNIST_ROOT (else ./data, downloaded); None, said once in the log, where MNIST cannot be had."""
+    with _lock:
+        if not _digits:
+            try:
+                mnist = load_mnist()
+                _digits.append(TrainingDigits(mnist.train_x, mnist.train_y))
+            except DataError as e:
+                print(f"Look inside: no nearest training digits ({e})", flush=True)
+                _digits.append(None)
+        return _digits[0]
+
+
+def layer_choices(rec: DigitRecognizer, lang: str) -> list[tuple[str, int]]:
+    """The layer picker's entries for this model's shape: its hidden layers, then the output."""
+    hidden = [(text(lang, "inside.layer.hidden", n=i + 1, units=w), i) for i, w in enumerate(rec.model.config.hidden)]
+    return hidden + [(text(lang, "inside.layer.output"), len(hidden))]
+
+
+def _model(model_key: str, lang: str) -> DigitRecognizer:
+    try:
+        return recognizers.get(model_key)
+    except CheckpointError as e:
+        raise gr.Error(html.escape(error_text(lang, e))) from None
+
+
+def view(sketch: dict | None, model_key: str, versus: bool, layer: int | None, index: float | None, lang: str,
+         strict: bool) -> tuple:
+    """Every output of the view for this drawing with unit `index` of `layer` chosen. A unit this model
+    does not have is refused with a message when the visitor chose it (`strict`), else the first unit."""
+    rec = _model(model_key, lang)
+    try:
+        p = rec.predict(sketch)
+    except ImageError as e:
+        raise gr.Error(html.escape(error_text(lang, e))) from None
+    widths = [*rec.model.config.hidden, rec.model.config.n_classes]
+    layer = len(widths) - 1 if layer is None else int(layer)
+    index = 0 if index is None else index
+    if not (0 <= layer < len(widths) and float(index).is_integer() and 0 <= index < widths[layer]):
+        if strict:
+            last = widths[layer] - 1 if 0 <= layer < len(widths) else max(widths)
+            raise gr.Error(text(lang, "inside.no_unit", unit=index, last=last))
+        layer, index = min(max(layer, 0), len(widths) - 1), 0
+    picker = gr.Dropdown(choices=layer_choices(rec, lang), value=layer)
+    if p.label is None:
+        return (None, None, "", gr.Column(visible=False), None, "", "", picker, index, gr.Column(visible=False),
+                None, None, f"<p>{text(lang, 'inside.empty')}</p>")
+    runner_up = int(np.argsort(-p.probabilities, kind="stable")[1])
+    e = explain(rec, p, [runner_up] if versus else [], training_digits())
+    u = unit(rec, e, layer, int(index))
+    weights, product = first_layer_pictures(u) if layer == 0 else (None, None)
+    return (layers_picture(e, (layer, int(index))), saliency_picture(e, p.label),
+            text(lang, "inside.why", digit=p.label), gr.Column(visible=versus),
+            saliency_picture(e, runner_up) if versus else None,
+            text(lang, "inside.why_not", digit=p.label, other=runner_up) if versus else "",
+            neighbours_html(e, lang), picker, int(index), gr.Column(visible=layer == 0), weights, product,
+            arithmetic_html(rec, u, lang))
+
+
+def look_inside(sketch: dict | None, model_key: str, is_open: bool, versus: bool, layer: int | None,
+                index: float | None, request: gr.Request) -> tuple:
+    """After every answer: the whole view, or nothing at all while it is closed."""
+    if not is_open:
+        return (gr.skip(),) * len(OUTPUTS)
+    return view(sketch, model_key, versus, layer, index, lang_of(request), strict=False)
+
+
+def choose_unit(sketch: dict | None, model_key: str, versus: bool, layer: int | None, index: float | None,
+                request: gr.Request) -> tuple:
+    """The visitor picked a layer or typed a unit's number."""
+    return view(sketch, model_key, versus, layer, index, lang_of(request), strict=True)
+
+
+def choose_cell(sketch: dict | None, model_key: str, versus: bool, layer: int | None, index: float | None,
+                evt: gr.SelectData, request: gr.Request) -> tuple:
+    """The visitor tapped a cell of the layers picture; a tap between cells keeps the chosen unit."""
+    rec = _model(model_key, lang_of(request))
+    widths = [*rec.model.config.hidden, rec.model.config.n_classes]
+    cell = cell_at(widths, *evt.index) if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
+    if cell is not None:
+        layer, index = cell
+    return view(sketch, model_key, versus, layer, index, lang_of(request), strict=False)
+
+
+def explain_data(sketch: dict | None, model_key: str, request: gr.Request) -> dict:
+    """/explain: the drawing read by model `model_key` (the picker's key; empty: the shipped model), as
+    plain data: layers, saliency of the answer and the runner-up, the 8 nearest training digits."""
+    lang = lang_of(request)
+    rec = _model(model_key or DEFAULT_KEY, lang)
+    try:
+        p = rec.predict(sketch)
+    except ImageError as e:
+        raise gr.Error(html.escape(error_text(lang, e))) from None
+    versus = [int(np.argsort(-p.probabilities, kind="stable")[1])] if p.label is not None else []
+    return explain(rec, p, versus, training_digits()).to_dict()
+
+
+class LookInside:
+    """The view's components, made where it is constructed (the Draw tab, under the answer): an accordion,
+    closed at first, whose contents follow every answer while it is open."""
+
+    def __init__(self) -> None:
+        self.is_open = gr.State(False)
+        with gr.Accordion(I18N("inside"), open=False, elem_id="inside") as self.accordion:
+            gr.Markdown(I18N("inside.about"))
+            out = self.out = {}
+            with gr.Row(elem_id="inside-row"):
+                with gr.Column():
+                    gr.Markdown(I18N("inside.layers"), elem_classes="inside-caption")
+                    out["layers"] = gr.Image(show_label=False, **PICTURE, elem_id="inside-layers")
+                    gr.Markdown(I18N("inside.layers.about"), elem_classes="inside-note")
+                    with gr.Row():
+                        out["layer"] = gr.Dropdown(layer_choices(recognizers.get(DEFAULT_KEY), "en"), value=0,
+                                                   label=I18N("inside.layer"), elem_id="inside-layer", scale=2,
+                                                   min_width=160)
+                        out["unit"] = gr.Number(0, precision=0, minimum=0, label=I18N("inside.unit"),
+                                                elem_id="inside-unit", scale=1, min_width=100)
+                    out["math"] = gr.HTML(elem_id="inside-math")
+                    with gr.Row(visible=False) as out["first_layer_box"]:
+                        out["weights"] = gr.Image(label=I18N("inside.weights"), height=SIDE_PX, **PICTURE, elem_id="inside-weights")
+                        out["product"] = gr.Image(label=I18N("inside.product"), height=SIDE_PX, **PICTURE, elem_id="inside-product")
+                with gr.Column():
+                    out["why_caption"] = gr.HTML(elem_classes="inside-caption")
+                    out["why"] = gr.Image(show_label=False, height=SIDE_PX, **PICTURE, elem_id="inside-why")
+                    self.versus = gr.Checkbox(False, label=I18N("inside.versus"), elem_id="inside-versus")
+                    with gr.Column(visible=False) as out["versus_box"]:
+                        out["why_not_caption"] = gr.HTML(elem_classes="inside-caption")
+                        out["why_not"] = gr.Image(show_label=False, height=SIDE_PX, **PICTURE,
+                                                  elem_id="inside-why-not")
+                    gr.Markdown(I18N("inside.saliency.about"), elem_classes="inside-note")
+                    gr.Markdown(I18N("inside.neighbours"), elem_classes="inside-caption")
+                    out["neighbours"] = gr.HTML(elem_id="inside-neighbours")
+                    gr.Markdown(I18N("inside.neighbours.about"), elem_classes="inside-note")
+
+    def wire(self, sketch: gr.components.Component, model_key: gr.State, events: dict) -> None:
+        """Opening and closing, and the visitor's choices inside, with `events`' queue settings."""
+        self._follow_args = ([sketch, model_key, self.is_open, self.versus, self.out["layer"], self.out["unit"]],
+                             [self.out[name] for name in OUTPUTS], dict(api_visibility="private", **events))
+        inputs, outputs, settings = self._follow_args
+        self.accordion.expand(lambda: True, None, self.is_open, api_visibility="private", queue=False).then(
+            look_inside, inputs, outputs, **settings)
+        self.accordion.collapse(lambda: False, None, self.is_open, api_visibility="private", queue=False)
+        chosen = [sketch, model_key, self.versus, self.out["layer"], self.out["unit"]]
+        gr.on([self.out["layer"].input, self.out["unit"].input, self.versus.input], choose_unit, chosen, outputs,
+              trigger_mode="always_last", **settings)
+        self.out["layers"].select(choose_cell, chosen, outputs, **settings)
+
+    def follow(self, answer) -> None:
+        """After the event `answer` (one that shows a new answer), the view for it, when open."""
+        inputs, outputs, settings = self._follow_args
+        answer.then(look_inside, inputs, outputs, **settings)
