@@ -12,6 +12,7 @@ import numpy as np
 from mnist_model import CheckpointError, DigitRecognizer, ImageError, TrainingDigits, unit
 from mnist_model.explain import explain
 from train import DataError, load_mnist
+from train.data import mnist_present
 
 from .draw import recognizers
 from .i18n import I18N, error_text, lang_of, text
@@ -35,21 +36,23 @@ INSIDE_CSS = """
 .inside-table td, .inside-table th { padding: 0 8px; text-align: right; }
 """
 _lock = threading.Lock()
-_digits: list[TrainingDigits | None] = []     # filled on first use: the training digits, or None without MNIST
+_digits: list[TrainingDigits | None] = []     # once MNIST is read: the training digits, or None if unreadable
 
 
 def training_digits() -> TrainingDigits | None:
-    """MNIST's 55,000 training digits (the split every model here trained on), read on first use from
-    $MNIST_ROOT (else ./data, downloaded); None, said once in the log, where MNIST cannot be had."""
+    """MNIST's 55,000 training digits (the split every model here trained on), read from $MNIST_ROOT
+    (else ./data) once they are there; None until then. Never downloads: a visitor's answer does not
+    wait for one (the Train tab's first run downloads MNIST where it can)."""
     with _lock:
-        if not _digits:
+        if not _digits and mnist_present():
             try:
                 mnist = load_mnist()
-                _digits.append(TrainingDigits(mnist.train_x, mnist.train_y))
-            except DataError as e:
+            except DataError as e:          # present but unreadable: said once, and no neighbours
                 print(f"Look inside: no nearest training digits ({e})", flush=True)
                 _digits.append(None)
-        return _digits[0]
+            else:
+                _digits.append(TrainingDigits(mnist.train_x, mnist.train_y))
+        return _digits[0] if _digits else None
 
 
 def layer_choices(rec: DigitRecognizer, lang: str) -> list[tuple[str, int]]:

@@ -106,10 +106,9 @@ def build() -> App:
                         seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
                                         buttons=[], elem_id="seen", height=28 * CELL + 48)
                 look = LookInside()
-                # /explain: an API endpoint only (the view above is the page's)
+                # /explain, for API clients only: the model key's hidden box triggers it (the page has the view above)
                 explain_key = gr.Textbox(visible=False)
                 explained = gr.JSON(visible=False)
-                explain_btn = gr.Button(visible=False)
             with gr.Tab(I18N("tab.train"), id="train") as train_tab:
                 if not training_allowed():
                     gr.Markdown(I18N("train.off"))
@@ -183,7 +182,7 @@ def build() -> App:
         look.follow(answered)
         look.follow(picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private")
                     .then(predict, [sketch, model_key], shown, api_visibility="private", **predicting))
-        explain_btn.click(explain_data, [sketch, explain_key], explained, api_name="explain", **predicting)
+        explain_key.submit(explain_data, [sketch, explain_key], explained, api_name="explain", **predicting)
         draw_tab.select(picker_update, model_key, picker, api_visibility="private")
         correction.input(save_correction, [sketch, correction, model_key], [kept, correction], api_name="feedback",
                          concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY)
