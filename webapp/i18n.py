@@ -177,12 +177,12 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "выходят десять вероятностей, по одной на цифру."),
     "inside.layers": ("Every layer for this drawing: tap a square to choose that unit",
                       "Все слои для этого рисунка: нажмите на квадрат, чтобы выбрать нейрон"),
-    "inside.layers.about": ("Each square is one unit; rows 1 to 4 are the hidden layers, the last row the 10 "
-                            "outputs (digits 0-9). Bright orange: the unit fires strongly for your drawing; "
-                            "dark: it stays at 0. The outputs glow green by probability.",
-                            "Каждый квадрат — один нейрон; ряды 1–4 — скрытые слои, последний ряд — 10 выходов "
-                            "(цифры 0–9). Ярко-оранжевый: нейрон сильно реагирует на ваш рисунок; тёмный: "
-                            "остаётся на 0. Выходы светятся зелёным по вероятности."),
+    "inside.layers.about": ("Each square is one unit. From the top: hidden layers 1 to 4, then the 10 outputs, "
+                            "for the digits 0 to 9 from left to right. Bright orange: the unit fires strongly for "
+                            "your drawing; dark: it stays at 0. The outputs glow green by probability.",
+                            "Каждый квадрат — один нейрон. Сверху вниз: скрытые слои с 1-го по 4-й, затем 10 "
+                            "выходов, для цифр от 0 до 9 слева направо. Ярко-оранжевый: нейрон сильно реагирует "
+                            "на ваш рисунок; тёмный: остаётся на 0. Выходы светятся зелёным по вероятности."),
     "inside.why": ("Why {digit}: red ink argued for {digit}, blue ink against it",
                    "Почему {digit}: красные штрихи говорили за {digit}, синие — против"),
     "inside.why_not": ("Why {digit} and not {other}: red ink argued for {other}, blue ink against it",

@@ -1,6 +1,7 @@
 """The Draw tab's "Look inside" view, drawn: every layer as rows of cells coloured by value, the
 saliency map over the 28 x 28 picture, a unit's weights and arithmetic, the nearest training digits.
-Pure drawing from an Explanation (mnist_model.explain); the handlers are in inside_tab.py."""
+Pure drawing from an Explanation (mnist_model.explain), into HTML with the pictures inline; the handlers
+are in inside_tab.py."""
 from __future__ import annotations
 
 import base64
@@ -9,27 +10,25 @@ import io
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from mnist_model import DigitRecognizer, Explanation, Unit
 
 from .i18n import text
 
 COLUMNS = 20           # cells per row in the layers picture
-PX = 14                # side of a cell, px, before the page scales the picture to its width
-GAP = 8                # px between two layers
-TOP = 18               # px above the first layer, under the picture's label
-MARGIN = 30            # px on the left for the layers' numbers
+PX = 8                 # px per cell (the last one a dark gap), before the page scales the picture up;
+                       # the picture is sent as a PNG after every answer, so it is kept small
+GAP = 3                # px between two layers
 STRONGEST = 8          # incoming units listed for a unit past the first layer
 FOR, AGAINST = np.array([235, 45, 45]), np.array([45, 120, 255])   # saliency and weights: red +, blue -
 SILENT = np.array([34, 34, 40])       # a unit whose value is 0
 BACKGROUND = np.array([14, 14, 18], np.uint8)
-FONT = ImageFont.load_default(size=12)
 
 
 def layout(widths: tuple[int, ...]) -> list[int]:
     """The top row of each layer's block in the layers picture (px), and the picture's height last."""
-    tops, y = [], TOP
+    tops, y = [], GAP
     for width in widths:
         tops.append(y)
         y += -(-width // COLUMNS) * PX + GAP
@@ -37,8 +36,8 @@ def layout(widths: tuple[int, ...]) -> list[int]:
 
 
 def cell_at(widths: tuple[int, ...], x: float, y: float) -> tuple[int, int] | None:
-    """(layer, unit) of the cell at pixel (x, y) of the layers picture, None between cells."""
-    col, tops = int((x - MARGIN) // PX), layout(widths)
+    """(layer, unit) of the cell at pixel (x, y) of the layers picture, None between layers."""
+    col, tops = int((x - GAP) // PX), layout(widths)
     for layer, width in enumerate(widths):
         row = int((y - tops[layer]) // PX)
         if 0 <= col < COLUMNS and y >= tops[layer] and row * COLUMNS + col < width:
@@ -47,25 +46,17 @@ def cell_at(widths: tuple[int, ...], x: float, y: float) -> tuple[int, int] | No
 
 
 @lru_cache(maxsize=16)
-def cell_map(widths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """For this shape: int (H, W), each pixel's unit counted over all layers (sum(widths) where there is
-    none), and bool (H, W), where the layers' numbers and the outputs' digits are written."""
+def cell_map(widths: tuple[int, ...]) -> np.ndarray:
+    """int (H, W) for this shape: each pixel's unit, counted over all layers; sum(widths) where there is none."""
     tops = layout(widths)
-    cells = np.full((tops[-1], MARGIN + COLUMNS * PX + GAP), sum(widths), np.int32)
+    cells = np.full((tops[-1], 2 * GAP + COLUMNS * PX), sum(widths), np.int32)
     first = 0
     for top, width in zip(tops, widths):
         for unit in range(width):
-            x, y = MARGIN + unit % COLUMNS * PX, top + unit // COLUMNS * PX
+            x, y = GAP + unit % COLUMNS * PX, top + unit // COLUMNS * PX
             cells[y:y + PX - 1, x:x + PX - 1] = first + unit
         first += width
-    mask = Image.new("1", cells.shape[::-1])
-    draw = ImageDraw.Draw(mask)
-    for i in range(len(widths) - 1):
-        draw.text((6, tops[i]), str(i + 1), fill=1, font=FONT)
-    draw.text((2, tops[-2]), "0-9", fill=1, font=FONT)
-    for digit in range(min(widths[-1], COLUMNS)):
-        draw.text((MARGIN + digit * PX + 3, tops[-2]), str(digit), fill=1, font=FONT)
-    return cells, np.asarray(mask)
+    return cells
 
 
 def heat(v: np.ndarray) -> np.ndarray:
@@ -87,30 +78,47 @@ def diverging(m: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
 
 def layers_picture(e: Explanation, chosen: tuple[int, int] | None) -> np.ndarray:
     """(H, W, 3) uint8: each layer a block of rows of cells; hidden units by value relative to the
-    layer's largest, outputs (in green) by probability; the chosen unit outlined in white."""
+    layer's largest, outputs (in green) by probability; the chosen unit framed in white."""
     widths = tuple(len(layer.value) for layer in e.layers)
     hidden = [heat(layer.value / (layer.value.max() or 1.0)) for layer in e.layers[:-1]]
     palette = np.concatenate([*hidden, heat(e.layers[-1].value)[:, [1, 0, 2]], BACKGROUND[None]])
-    cells, text_at = cell_map(widths)
-    picture = np.take(palette, cells, axis=0)                  # (H, W, 3); 8x faster than palette[cells]
-    picture[text_at] = np.where(palette.astype(np.int16).sum(1, keepdims=True) > 330, 0, 190)[cells[text_at]]
+    picture = np.take(palette, cell_map(widths), axis=0)      # (H, W, 3); 8x faster than palette[cells]
     if chosen is not None:
         layer, unit = chosen
-        x, y = MARGIN + unit % COLUMNS * PX, layout(widths)[layer] + unit // COLUMNS * PX
-        cell = picture[y:y + PX - 1, x:x + PX - 1].copy()
-        picture[y - 2:y + PX + 1, x - 2:x + PX + 1] = 255
-        picture[y:y + PX - 1, x:x + PX - 1] = cell
+        x, y = GAP + unit % COLUMNS * PX, layout(widths)[layer] + unit // COLUMNS * PX
+        cell = picture[y + 1:y + PX - 2, x + 1:x + PX - 2].copy()
+        picture[y - 1:y + PX, x - 1:x + PX] = 255
+        picture[y + 1:y + PX - 2, x + 1:x + PX - 2] = cell
     return picture
 
 
-def saliency_picture(e: Explanation, digit: int) -> np.ndarray:
-    """(28, 28, 3) uint8: the drawing, dimmed, with the ink that argued for `digit` in red, against it in blue."""
-    return diverging(e.saliency[digit], (e.prediction.image28 * 0.35).astype(np.uint8))
+def picture_uri(rgb: np.ndarray) -> str:
+    """An (H, W, 3) uint8 picture as a PNG data: URI. Inline in the page's HTML, it costs no file in
+    Gradio's cache; zlib's fastest level, as these few flat colours compress well anyway."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def first_layer_pictures(u: Unit) -> tuple[np.ndarray, np.ndarray]:
-    """A first-layer unit's weights, and their product with the drawing, as (28, 28, 3) uint8."""
-    return diverging(u.weights.reshape(28, 28)), diverging(u.contributions.reshape(28, 28))
+def figure(rgb: np.ndarray, caption: str, css: str = "inside-pic") -> str:
+    return (f"<figure class='{css}'><figcaption>{html.escape(caption)}</figcaption>"
+            f"<img src='{picture_uri(rgb)}' alt=''></figure>")
+
+
+def layers_html(e: Explanation, chosen: tuple[int, int]) -> str:
+    """The layers picture, which the page's script turns taps on into the tapped pixel (see TAP_JS)."""
+    return f"<img class='inside-layers' src='{picture_uri(layers_picture(e, chosen))}' alt=''>"
+
+
+def saliency_html(e: Explanation, digit: int, caption: str) -> str:
+    """The drawing, dimmed, with the ink that argued for `digit` in red and against it in blue."""
+    return figure(diverging(e.saliency[digit], (e.prediction.image28 * 0.35).astype(np.uint8)), caption)
+
+
+def first_layer_html(u: Unit, lang: str) -> str:
+    """A first-layer unit's weights, and their product with the drawing, side by side."""
+    return (f"<div class='inside-pair'>{figure(diverging(u.weights.reshape(28, 28)), text(lang, 'inside.weights'))}"
+            f"{figure(diverging(u.contributions.reshape(28, 28)), text(lang, 'inside.product'))}</div>")
 
 
 def arithmetic_html(rec: DigitRecognizer, u: Unit, lang: str) -> str:
@@ -132,18 +140,16 @@ def arithmetic_html(rec: DigitRecognizer, u: Unit, lang: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def png_uri(pixels: bytes) -> str:
-    """A 28 x 28 uint8 picture's bytes as a data: URI (a training digit is encoded once, then reused)."""
-    buffer = io.BytesIO()
-    Image.frombytes("L", (28, 28), pixels).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+def digit_uri(pixels: bytes) -> str:
+    """A training digit's 28 x 28 uint8 bytes as a PNG data: URI, encoded once, then reused."""
+    return picture_uri(np.repeat(np.frombuffer(pixels, np.uint8).reshape(28, 28, 1), 3, axis=2))
 
 
 def neighbours_html(e: Explanation, lang: str) -> str:
     """The nearest training digits as tiles with their labels, or why there are none."""
     if e.neighbours is None:
         return f"<p>{text(lang, 'inside.neighbours.none')}</p>"
-    tiles = "".join(f"<figure><img src='{png_uri(n.image28.tobytes())}' alt='{n.label}'><figcaption>{n.label}</figcaption>"
-                    f"</figure>" for n in e.neighbours)
+    tiles = "".join(f"<figure><img src='{digit_uri(n.image28.tobytes())}' alt='{n.label}'>"
+                    f"<figcaption>{n.label}</figcaption></figure>" for n in e.neighbours)
     return f"<div class='neighbours'>{tiles}</div>"
 

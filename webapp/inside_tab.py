@@ -16,20 +16,30 @@ from train.data import mnist_present
 
 from .draw import recognizers
 from .i18n import I18N, error_text, lang_of, text
-from .inside import arithmetic_html, cell_at, first_layer_pictures, layers_picture, neighbours_html, saliency_picture
+from .inside import arithmetic_html, cell_at, first_layer_html, layers_html, neighbours_html, saliency_html
 from .runs import DEFAULT_KEY
 
 # What view() returns, in order, by the names LookInside gives the components
-OUTPUTS = ("layers", "why", "why_caption", "versus_box", "why_not", "why_not_caption", "neighbours", "layer", "unit",
-           "first_layer_box", "weights", "product", "math")
-SIDE_PX = 300          # height of the 28 x 28 pictures on the page
-PICTURE = dict(type="numpy", format="png", interactive=False, buttons=[])    # shown, never edited or downloaded
+OUTPUTS = ("layers", "why", "why_not", "neighbours", "layer", "unit", "first_layer", "math", "sent")
+# The layers picture's taps, as the pixel of the picture tapped (a tap is a click in a browser)
+TAP_JS = """
+element.addEventListener('click', (event) => {
+  const img = event.target.closest('img.inside-layers');
+  if (!img) return;
+  const box = img.getBoundingClientRect();
+  trigger('click', {x: (event.clientX - box.left) / box.width * img.naturalWidth,
+                    y: (event.clientY - box.top) / box.height * img.naturalHeight});
+});
+"""
 INSIDE_CSS = """
 .inside-note { font-size: 0.85rem; opacity: 0.8; }
 .inside-caption { font-weight: 600; }
-#inside-layers img { max-width: 420px; margin: auto; }
-#inside-why img, #inside-why-not img, #inside-weights img, #inside-product img {
-  width: 100%; height: 100%; object-fit: contain; }
+#inside img { image-rendering: pixelated; }
+.inside-layers { width: 100%; max-width: 420px; display: block; margin: auto; cursor: pointer; }
+.inside-pic { margin: 0; flex: 1; }
+.inside-pic img { width: 100%; max-width: 320px; display: block; }
+.inside-pic figcaption { font-weight: 600; margin-bottom: 4px; }
+.inside-pair { display: flex; gap: 8px; }
 .neighbours { display: flex; flex-wrap: wrap; gap: 6px; }
 .neighbours figure { margin: 0; text-align: center; }
 .neighbours img { width: 64px; height: 64px; display: block; image-rendering: pixelated; }
@@ -68,16 +78,19 @@ def _model(model_key: str, lang: str) -> DigitRecognizer:
         raise gr.Error(html.escape(error_text(lang, e))) from None
 
 
-def view(sketch: dict | None, model_key: str, versus: bool, layer: int | None, index: float | None, lang: str,
-         strict: bool) -> tuple:
-    """Every output of the view for this drawing with unit `index` of `layer` chosen. A unit this model
-    does not have is refused with a message when the visitor chose it (`strict`), else the first unit."""
+def view(sketch: dict | None, model_key: str, versus: bool, layer: int | None, index: float | None,
+         sent: tuple | None, lang: str, strict: bool) -> tuple:
+    """Every output of the view (OUTPUTS) for this drawing with unit `index` of `layer` chosen. A unit
+    this model does not have is refused with a message when the visitor chose it (`strict`), else the
+    first unit is shown. `sent` is the (language, layer widths) the layer picker's entries were last
+    made for on this page: updating a component's properties costs the server a new component, so
+    they are sent only when they change."""
     rec = _model(model_key, lang)
     try:
         p = rec.predict(sketch)
     except ImageError as e:
         raise gr.Error(html.escape(error_text(lang, e))) from None
-    widths = [*rec.model.config.hidden, rec.model.config.n_classes]
+    widths = (*rec.model.config.hidden, rec.model.config.n_classes)
     layer = len(widths) - 1 if layer is None else int(layer)
     index = 0 if index is None else index
     if not (0 <= layer < len(widths) and float(index).is_integer() and 0 <= index < widths[layer]):
@@ -85,45 +98,49 @@ def view(sketch: dict | None, model_key: str, versus: bool, layer: int | None, i
             last = widths[layer] - 1 if 0 <= layer < len(widths) else max(widths)
             raise gr.Error(text(lang, "inside.no_unit", unit=index, last=last))
         layer, index = min(max(layer, 0), len(widths) - 1), 0
-    picker = gr.Dropdown(choices=layer_choices(rec, lang), value=layer)
+    shape = (lang, widths)
+    out = {"sent": shape, "unit": int(index),
+           "layer": gr.update(choices=layer_choices(rec, lang), value=layer) if shape != sent else layer}
     if p.label is None:
-        return (None, None, "", gr.Column(visible=False), None, "", "", picker, index, gr.Column(visible=False),
-                None, None, f"<p>{text(lang, 'inside.empty')}</p>")
+        empty = dict.fromkeys(("layers", "why", "why_not", "neighbours", "first_layer"), "")
+        return tuple({**empty, **out, "math": f"<p>{text(lang, 'inside.empty')}</p>"}[name] for name in OUTPUTS)
     runner_up = int(np.argsort(-p.probabilities, kind="stable")[1])
     e = explain(rec, p, [runner_up] if versus else [], training_digits())
     u = unit(rec, e, layer, int(index))
-    weights, product = first_layer_pictures(u) if layer == 0 else (None, None)
-    return (layers_picture(e, (layer, int(index))), saliency_picture(e, p.label),
-            text(lang, "inside.why", digit=p.label), gr.Column(visible=versus),
-            saliency_picture(e, runner_up) if versus else None,
-            text(lang, "inside.why_not", digit=p.label, other=runner_up) if versus else "",
-            neighbours_html(e, lang), picker, int(index), gr.Column(visible=layer == 0), weights, product,
-            arithmetic_html(rec, u, lang))
+    out.update(layers=layers_html(e, (layer, int(index))),
+               why=saliency_html(e, p.label, text(lang, "inside.why", digit=p.label)),
+               why_not=saliency_html(e, runner_up, text(lang, "inside.why_not", digit=p.label, other=runner_up))
+               if versus else "",
+               neighbours=neighbours_html(e, lang), first_layer=first_layer_html(u, lang) if layer == 0 else "",
+               math=arithmetic_html(rec, u, lang))
+    return tuple(out[name] for name in OUTPUTS)
 
 
 def look_inside(sketch: dict | None, model_key: str, is_open: bool, versus: bool, layer: int | None,
-                index: float | None, request: gr.Request) -> tuple:
+                index: float | None, sent: tuple | None, request: gr.Request) -> tuple:
     """After every answer: the whole view, or nothing at all while it is closed."""
     if not is_open:
         return (gr.skip(),) * len(OUTPUTS)
-    return view(sketch, model_key, versus, layer, index, lang_of(request), strict=False)
+    return view(sketch, model_key, versus, layer, index, sent, lang_of(request), strict=False)
 
 
 def choose_unit(sketch: dict | None, model_key: str, versus: bool, layer: int | None, index: float | None,
-                request: gr.Request) -> tuple:
-    """The visitor picked a layer or typed a unit's number."""
-    return view(sketch, model_key, versus, layer, index, lang_of(request), strict=True)
+                sent: tuple | None, request: gr.Request) -> tuple:
+    """The visitor picked a layer, typed a unit's number or asked for the runner-up."""
+    return view(sketch, model_key, versus, layer, index, sent, lang_of(request), strict=True)
 
 
 def choose_cell(sketch: dict | None, model_key: str, versus: bool, layer: int | None, index: float | None,
-                evt: gr.SelectData, request: gr.Request) -> tuple:
-    """The visitor tapped a cell of the layers picture; a tap between cells keeps the chosen unit."""
+                sent: tuple | None, evt: gr.EventData, request: gr.Request) -> tuple:
+    """The visitor tapped the layers picture at pixel (x, y) of it (TAP_JS); a tap between layers keeps
+    the chosen unit."""
     rec = _model(model_key, lang_of(request))
-    widths = [*rec.model.config.hidden, rec.model.config.n_classes]
-    cell = cell_at(widths, *evt.index) if isinstance(evt.index, (list, tuple)) and len(evt.index) == 2 else None
+    widths = (*rec.model.config.hidden, rec.model.config.n_classes)
+    x, y = getattr(evt, "_data", None) and (evt._data.get("x"), evt._data.get("y")) or (None, None)
+    cell = cell_at(widths, x, y) if all(isinstance(v, (int, float)) for v in (x, y)) else None
     if cell is not None:
         layer, index = cell
-    return view(sketch, model_key, versus, layer, index, lang_of(request), strict=False)
+    return view(sketch, model_key, versus, layer, index, sent, lang_of(request), strict=False)
 
 
 def explain_data(sketch: dict | None, model_key: str, request: gr.Request) -> dict:
@@ -145,13 +162,13 @@ class LookInside:
 
     def __init__(self) -> None:
         self.is_open = gr.State(False)
+        out = self.out = {"sent": gr.State(None)}    # what view() last made the layer picker's entries for
         with gr.Accordion(I18N("inside"), open=False, elem_id="inside") as self.accordion:
             gr.Markdown(I18N("inside.about"))
-            out = self.out = {}
             with gr.Row(elem_id="inside-row"):
                 with gr.Column():
                     gr.Markdown(I18N("inside.layers"), elem_classes="inside-caption")
-                    out["layers"] = gr.Image(show_label=False, **PICTURE, elem_id="inside-layers")
+                    out["layers"] = gr.HTML(js_on_load=TAP_JS, elem_id="inside-layers")
                     gr.Markdown(I18N("inside.layers.about"), elem_classes="inside-note")
                     with gr.Row():
                         out["layer"] = gr.Dropdown(layer_choices(recognizers.get(DEFAULT_KEY), "en"), value=0,
@@ -160,17 +177,11 @@ class LookInside:
                         out["unit"] = gr.Number(0, precision=0, minimum=0, label=I18N("inside.unit"),
                                                 elem_id="inside-unit", scale=1, min_width=100)
                     out["math"] = gr.HTML(elem_id="inside-math")
-                    with gr.Row(visible=False) as out["first_layer_box"]:
-                        out["weights"] = gr.Image(label=I18N("inside.weights"), height=SIDE_PX, **PICTURE, elem_id="inside-weights")
-                        out["product"] = gr.Image(label=I18N("inside.product"), height=SIDE_PX, **PICTURE, elem_id="inside-product")
+                    out["first_layer"] = gr.HTML(elem_id="inside-first")
                 with gr.Column():
-                    out["why_caption"] = gr.HTML(elem_classes="inside-caption")
-                    out["why"] = gr.Image(show_label=False, height=SIDE_PX, **PICTURE, elem_id="inside-why")
+                    out["why"] = gr.HTML(elem_id="inside-why")
                     self.versus = gr.Checkbox(False, label=I18N("inside.versus"), elem_id="inside-versus")
-                    with gr.Column(visible=False) as out["versus_box"]:
-                        out["why_not_caption"] = gr.HTML(elem_classes="inside-caption")
-                        out["why_not"] = gr.Image(show_label=False, height=SIDE_PX, **PICTURE,
-                                                  elem_id="inside-why-not")
+                    out["why_not"] = gr.HTML(elem_id="inside-why-not")
                     gr.Markdown(I18N("inside.saliency.about"), elem_classes="inside-note")
                     gr.Markdown(I18N("inside.neighbours"), elem_classes="inside-caption")
                     out["neighbours"] = gr.HTML(elem_id="inside-neighbours")
@@ -178,16 +189,17 @@ class LookInside:
 
     def wire(self, sketch: gr.components.Component, model_key: gr.State, events: dict) -> None:
         """Opening and closing, and the visitor's choices inside, with `events`' queue settings."""
-        self._follow_args = ([sketch, model_key, self.is_open, self.versus, self.out["layer"], self.out["unit"]],
+        self._follow_args = ([sketch, model_key, self.is_open, self.versus, self.out["layer"], self.out["unit"],
+                              self.out["sent"]],
                              [self.out[name] for name in OUTPUTS], dict(api_visibility="private", **events))
         inputs, outputs, settings = self._follow_args
         self.accordion.expand(lambda: True, None, self.is_open, api_visibility="private", queue=False).then(
             look_inside, inputs, outputs, **settings)
         self.accordion.collapse(lambda: False, None, self.is_open, api_visibility="private", queue=False)
-        chosen = [sketch, model_key, self.versus, self.out["layer"], self.out["unit"]]
+        chosen = [sketch, model_key, self.versus, self.out["layer"], self.out["unit"], self.out["sent"]]
         gr.on([self.out["layer"].input, self.out["unit"].input, self.versus.input], choose_unit, chosen, outputs,
               trigger_mode="always_last", **settings)
-        self.out["layers"].select(choose_cell, chosen, outputs, **settings)
+        self.out["layers"].click(choose_cell, chosen, outputs, **settings)
 
     def follow(self, answer) -> None:
         """After the event `answer` (one that shows a new answer), the view for it, when open."""
