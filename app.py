@@ -6,7 +6,7 @@
 Environment: RUNS_DIR (where runs trained here are saved, default runs/), ALLOW_TRAINING=0 (a
 read-only server that only predicts), MNIST_ROOT (where MNIST is read from on the first Train),
 PREDICT_CONCURRENCY (predictions served at once, default 4), TORCH_THREADS (torch intra-op threads
-for the server and for its training process, default 1), and the limits in webapp/limits.py.
+for the server and for its training process, default 1), and the limits in webapp/guards/limits.py.
 
 API (gradio_client): /predict takes the sketchpad value and returns the probabilities first;
 /train takes the hyperparameters and streams the run; /stop stops the caller's own run.

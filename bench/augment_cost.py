@@ -1,7 +1,7 @@
 """What augmentation adds to a training step of the Train tab's batch size, on as many torch threads
 as the app's training process uses on a quiet server (TRAINING_THREADS): (a) a bare step (forward,
 backward, Adam), (b) a step with the whole batch augmented by train.augment, (c) the same with the
-augmentation written with F.affine_grid and F.max_pool2d (tests/test_learned.py's reference, as
+augmentation written with F.affine_grid and F.max_pool2d (harness/reference_augment.py, as
 train.augment first was), (d) a step with the Train tab's share of the batch augmented. Goal: (b)/(a) < 3.
 
     MNIST_ROOT=../shared/mnist python -m bench.augment_cost
@@ -13,12 +13,12 @@ import time
 import torch
 from torch import nn
 
+from harness.reference_augment import reference_augment
 from mnist_model import MLP
-from tests.test_learned import reference_augment
 from train import load_mnist
 from train.augment import augment
-from webapp.api import TRAIN_TAB
-from webapp.limits import TRAINING_THREADS
+from webapp.guards.limits import TRAINING_THREADS
+from webapp.training.form import TRAIN_TAB
 
 STEPS = 60
 

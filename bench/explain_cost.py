@@ -4,7 +4,7 @@
               of MNIST's 55,000 training digits, for a prediction already made
               (mnist_model.explain.explain). Goal (issue 23): <= 5 ms.
     view      the whole handler the page calls after each answer while the view is open
-              (webapp.inside_tab.view: the drawing read again, explain, the pictures drawn into HTML),
+              (webapp.draw.look_inside.view: the drawing read again, explain, the pictures drawn into HTML),
               as after the view's first answer, when the layer picker's entries are already sent.
     predict   DigitRecognizer.predict alone, for scale.
 
@@ -24,10 +24,10 @@ import torch
 
 from mnist_model.explain import explain
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS
-from webapp.draw import recognizers
-from webapp.inside_tab import training_digits, view
-from webapp.runs import DEFAULT_KEY
+from webapp.draw import CANVAS
+from webapp.draw.tab import recognizers
+from webapp.draw.look_inside import training_digits, view
+from webapp.training.runs import DEFAULT_KEY
 
 GOAL_MS = 5.0
 DIGITS = 5          # pen digits drawn on the pad, one case each

@@ -1,7 +1,7 @@
 """What visitors' corrections are worth on writers who never drew for the app. Within each writer
 group of the dev pen digits, half the writers play visitors who correct the app: each of their
 digits is drawn once, at a random canvas size, digit size, position and brush, and stored through the
-app's own feedback store (webapp.feedback) as the browser's drawing would be. The other half are
+app's own feedback store (webapp.draw.feedback) as the browser's drawing would be. The other half are
 scored on bench.pen_accuracy's grid by two models of the same recipe and seed: one trained on MNIST
 alone (`python -m train`), one with the visitors' folder added (`python -m train --feedback DIR`).
 The drawings are made once (by the first seed); each seed then trains both models.
@@ -24,7 +24,7 @@ from bench.pen_heldout import train_recognizer
 from train import TrainConfig, load_mnist
 from train.feedback import feedback_training, read_feedback
 from train.pen_digits import PenDigit, load_pen_digits, render_sketchpad, writer_folds
-from webapp.feedback import FeedbackLimits, FeedbackStore
+from webapp.draw.feedback import FeedbackLimits, FeedbackStore
 
 CANVAS_RANGE = (300, 900)     # px: phones to desktops, before the store's downscale to 448
 HEIGHT_RANGE = (0.25, 0.9)    # digit height, fraction of the canvas

@@ -11,10 +11,10 @@ from __future__ import annotations
 import gradio as gr
 
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS
-from webapp.draw import predict
-from webapp.limits import PREDICT_CONCURRENCY
-from webapp.runs import DEFAULT_KEY
+from webapp.draw import CANVAS
+from webapp.draw.tab import predict
+from webapp.guards.limits import PREDICT_CONCURRENCY
+from webapp.training.runs import DEFAULT_KEY
 from webapp.ui import build, launch
 
 

@@ -18,8 +18,8 @@ import httpx
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from tests.support.app_driver import serve_app_process
-from tests.support.hostile import PeakRss, rss_mb, tree_mb, write_hostile_runs
+from harness.app_driver import serve_app_process
+from harness.hostile import PeakRss, rss_mb, tree_mb, write_hostile_runs
 
 
 def pad_id(url: str) -> str:

@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bench.visitor import Caller, sketch_pngs
-from tests.support.app_driver import serve_app
+from harness.app_driver import serve_app
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS, TRAIN_TAB, train_args
+from webapp.draw import CANVAS
+from webapp.training.form import TRAIN_TAB, train_args
 
 SKETCHES = 16              # distinct pen digits cycled through by the callers
 
@@ -150,7 +151,7 @@ def run(callers: tuple[int, ...] = (1, 8, 32), requests: int = 300, case_seconds
     digits = load_pen_digits(pen_digits)[:SKETCHES]
     with tempfile.TemporaryDirectory() as tmp:
         # Every caller comes from this one host and stands for another visitor: the per-client upload
-        # allowance (webapp.limits.UPLOAD_MB_PER_MINUTE) would throttle them as one.
+        # allowance (webapp.guards.limits.UPLOAD_MB_PER_MINUTE) would throttle them as one.
         env = {"RUNS_DIR": tmp, "PEN_DIGITS": str(pen_digits or ""), "MNIST_ROOT": str(mnist_root or ""),
                "UPLOAD_MB_PER_MINUTE": "1000000"}
         with serve_app({k: v for k, v in env.items() if v}, args=("-m", "bench.floor_app")) as url:

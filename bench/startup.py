@@ -18,9 +18,9 @@ import time
 import numpy as np
 
 from bench.visitor import Caller, sketch_pngs
-from tests.support.app_driver import REPO, free_port, stop_process
+from harness.app_driver import REPO, free_port, stop_process
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS
+from webapp.draw import CANVAS
 
 POLL = 0.05          # s between tries while the server is not answering yet
 TIMEOUT = 180.0      # s; a start slower than this fails the bench

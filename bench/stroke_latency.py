@@ -19,8 +19,7 @@ from contextlib import nullcontext
 
 from playwright.sync_api import sync_playwright
 
-from tests.support.app_driver import (DESKTOP, PHONE, clear_canvas, draw_digit, launch_chromium, open_app,
-                                      serve_app)
+from harness.app_driver import DESKTOP, PHONE, clear_canvas, draw_digit, launch_chromium, open_app, serve_app
 from train.pen_digits import load_pen_digits
 
 ANSWERED = "() => document.querySelector('.digit:not(.empty)') !== null"

@@ -23,8 +23,8 @@ from PIL import Image
 
 from train import DoneEvent, EpochEvent, load_mnist, train, with_styles
 from train.figures import confusion_figure, misread_figure, weight_grid
-from webapp.api import TRAIN_TAB
-from webapp.limits import TRAINING_THREADS
+from webapp.guards.limits import TRAINING_THREADS
+from webapp.training.form import TRAIN_TAB
 
 
 def one_run(config, data, out: Path, extras: bool) -> list[float]:

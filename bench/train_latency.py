@@ -6,7 +6,7 @@ accuracy of at least --target; optionally while --callers visitors keep predicti
     MNIST_ROOT=../shared/mnist python -m bench.train_latency --callers 8
     python -m bench.train_latency --url http://127.0.0.1:7860/             # a server started elsewhere
 
-Each try is a fresh /train with the Train tab's defaults (webapp.api.TRAIN_TAB) unless --epochs is given;
+Each try is a fresh /train with the Train tab's defaults (webapp.training.form.TRAIN_TAB) unless --epochs is given;
 it is left as a closed tab leaves it once the target is reached. The first try on a fresh server may
 still find the server reading MNIST and warming its training process, so it is reported apart from
 the rest."""
@@ -23,9 +23,10 @@ from dataclasses import asdict
 import numpy as np
 
 from bench.visitor import Caller, sketch_pngs
-from tests.support.app_driver import serve_app
+from harness.app_driver import serve_app
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS, TRAIN_TAB, train_args
+from webapp.draw import CANVAS
+from webapp.training.form import TRAIN_TAB, train_args
 
 VALID = re.compile(r"valid accuracy ([0-9.]+)%")
 

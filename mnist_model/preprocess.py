@@ -2,7 +2,7 @@
 
 MNIST digits are white on black, scaled so the longest side of the ink is 20 px, drawn with
 strokes about 2-3 px wide, and placed in 28x28 with their centre of mass in the middle. People
-draw on the app's 448 px pad (webapp/api.py: CANVAS) or upload pictures of any size, with the digit
+draw on the app's 448 px pad (webapp/draw: CANVAS) or upload pictures of any size, with the digit
 anywhere, at any size, with any brush, so `to_mnist` rebuilds that:
 
     ink map (alpha, else luminance with detected polarity), in uint8

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run as a scr
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.support.app_driver import (  # noqa: E402
+from harness.app_driver import (  # noqa: E402
     DESKTOP,
     PHONE,
     REPO,

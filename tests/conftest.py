@@ -68,7 +68,7 @@ def small_mnist(mnist):
 @pytest.fixture(scope="session")
 def reference(pen_digits_path, tmp_path_factory):
     """A pen digit as uploaded files, and the in-process recognizer's probabilities for it
-    (tests.support.app_driver.still_serving checks a server against it)."""
-    from tests.support.app_driver import reference_sketch
+    (harness.app_driver.still_serving checks a server against it)."""
+    from harness.app_driver import reference_sketch
 
     return reference_sketch(pen_digits_path, tmp_path_factory.mktemp("reference"))

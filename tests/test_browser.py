@@ -1,8 +1,9 @@
 """The app in a real browser (Playwright driving Debian's Chromium), used as a person uses it:
 pen digits drawn with mouse strokes are read correctly, the first one a one-stroke digit drawn as the
 fresh page's first action; on a touch phone a finger's first stroke is answered with the pad and the
-answer on screen together; a Russian browser gets a Russian page; Clear brings back the empty state;
-a click under the answer stores the drawing with the digit chosen; Train fills the plots, Stop ends
+answer on screen together, and after a tap on Clear the next digit is drawn and answered at once
+(the brush is kept); an answer never outlives the drawing it was made for; a Russian browser gets a
+Russian page; Clear brings back the empty state; a click under the answer stores the drawing with the digit chosen; Train fills the plots, Stop ends
 the run, and its model goes to the Draw tab in one click; a drawn 7 is read anew after every epoch,
 and after Stop the confusion matrix, the misread digits and the first layer's weights are on the page.
 Screenshots land in test-artifacts/. Skipped without Chromium unless REQUIRE_BROWSER=1."""
@@ -14,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, drawing_area, launch_chromium, open_app,
+                                serve_app, wait_for_prediction)
 from tests.conftest import REPO
-from tests.support.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, drawing_area, launch_chromium,
-                                      open_app, serve_app, wait_for_prediction)
 from train.pen_digits import load_pen_digits
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -92,10 +93,42 @@ def test_a_fingers_first_stroke_on_a_phone_is_answered_on_screen(app, pen_digits
     shown = wait_for_prediction(page)
     page.screenshot(path=ARTIFACTS / "phone.png")
     assert shown == "7"
+    # Clear by touch, then the next digit straight away: the brush is still there
+    second = next(d for d in load_pen_digits(pen_digits_path) if len(d.strokes) == 1 and d.label == 2)
+    clear_canvas(page, pointer="finger")
+    page.locator(".digit.empty").wait_for(timeout=30_000)
+    draw_digit(page, second.strokes, pointer="finger")
+    assert wait_for_prediction(page) == "2"
     layout = page.evaluate("""() => { const b = document.querySelector('.digit').getBoundingClientRect();
         return {scroll_x: document.documentElement.scrollWidth, y: scrollY, top: b.top, bottom: b.bottom}; }""")
     assert layout["scroll_x"] <= width and layout["y"] == 0        # no sideways overflow; drawing did not scroll
     assert layout["bottom"] <= height and layout["bottom"] - layout["top"] >= 24    # a large answer, on screen
+    page.context.close()
+
+
+# Every text the answer shows, in order, from the moment it is installed.
+ANSWER_LOG = """() => { window.answer_log = [];
+    new MutationObserver(() => {
+        const shown = document.querySelector('#answer .digit')?.innerText.trim() ?? '';
+        const log = window.answer_log;
+        if (log[log.length - 1] !== shown) log.push(shown);
+    }).observe(document.querySelector('#answer'), {subtree: true, childList: true, characterData: true}); }"""
+
+
+def test_an_answer_never_outlives_its_drawing(app, pen_digits_path):
+    # Clear pressed while the stroke's answer is still being made (exported, sent, computed): once the
+    # empty pad's state is shown, no answer of the cleared drawing may replace it.
+    digit = next(d for d in load_pen_digits(pen_digits_path) if len(d.strokes) == 1 and d.label == 3)
+    page = open_app(*app)
+    page.evaluate(ANSWER_LOG)
+    for _ in range(2):
+        draw_digit(page, digit.strokes)
+        clear_canvas(page)
+        page.wait_for_timeout(8_000)        # room for any late answer to arrive
+        log = page.evaluate("window.answer_log")
+        empty = [i for i, shown in enumerate(log) if not shown.isdigit()]    # the empty pad's invitation
+        assert empty and not any(shown.isdigit() for shown in log[empty[0]:]), log
+        page.evaluate("window.answer_log = []")
     page.context.close()
 
 

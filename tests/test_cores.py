@@ -1,4 +1,4 @@
-"""The training process's thread count (webapp.cores): every core allowed while the server it watches is
+"""The training process's thread count (webapp.training.cores): every core allowed while the server it watches is
 quiet, one while that server keeps a core busy; read from the real CPU time of real processes."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 import torch
 
-from webapp import cores
+from webapp.training import cores
 
 pytestmark = pytest.mark.skipif(cores.cpu_seconds(1) is None, reason="needs Linux's /proc")
 

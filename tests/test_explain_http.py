@@ -8,9 +8,9 @@ import pytest
 from gradio_client import Client
 
 from mnist_model import DigitRecognizer, TrainingDigits
-from tests.support.app_driver import serve_app, sketch_files
+from harness.app_driver import serve_app, sketch_files
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS
+from webapp.draw import CANVAS
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from gradio_client import Client
 
+from harness.app_driver import serve_app, sketch_files
 from mnist_model import DigitRecognizer, read_metadata
-from tests.support.app_driver import serve_app, sketch_files
 from train.feedback import read_feedback
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS, TRAIN_OUTPUTS, train_args
+from webapp.draw import CANVAS
+from webapp.training.form import TRAIN_OUTPUTS, train_args
 
 PER_MINUTE, MAX_ITEMS = 4, 7
 

@@ -1,4 +1,4 @@
-"""The app's store of corrected drawings (webapp.feedback) on real files: what it writes is read back
+"""The app's store of corrected drawings (webapp.draw.feedback) on real files: what it writes is read back
 by a plain reader and by Hugging Face's imagefolder loader with the right labels; bad items and
 visitors over the limits are refused and change nothing; threads and processes writing at once, a
 writer killed with SIGKILL mid-stream and a reviewer dropping items meanwhile leave only whole items."""
@@ -19,8 +19,8 @@ from tests.conftest import REPO
 from train.feedback import METADATA, read_feedback
 from train.feedback.folder import drop_items
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.feedback import FeedbackLimits, FeedbackRefused, FeedbackStore
-from webapp.feedback_sync import open_store, sync_settings
+from webapp.draw.feedback import FeedbackLimits, FeedbackRefused, FeedbackStore
+from webapp.draw.feedback_sync import open_store, sync_settings
 
 OPEN = FeedbackLimits(per_minute=10_000, max_items=10_000, max_mb=100)
 
@@ -90,7 +90,7 @@ def test_blank_drawings_are_refused(tmp_path):
 def test_rate_is_per_session_and_recovers(tmp_path, sketches, monkeypatch):
     store = FeedbackStore(tmp_path, FeedbackLimits(per_minute=3, max_items=100, max_mb=100))
     now = [1000.0]
-    monkeypatch.setattr("webapp.feedback.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("webapp.draw.feedback.time.monotonic", lambda: now[0])
     value, label = sketches[0]
     for _ in range(3):
         store.add(value, label, predicted=label, model="default", session="busy")
@@ -126,7 +126,7 @@ def test_the_byte_cap_counts_what_is_already_there(tmp_path, sketches):
 WRITER = """
 import sys
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.feedback import FeedbackLimits, FeedbackStore
+from webapp.draw.feedback import FeedbackLimits, FeedbackStore
 folder, count = sys.argv[1], int(sys.argv[2])
 store = FeedbackStore(folder, FeedbackLimits(per_minute=10**9, max_items=10**9, max_mb=1e6))
 digits = load_pen_digits()[:20]

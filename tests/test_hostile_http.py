@@ -14,9 +14,9 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from tests.support.app_driver import serve_app_process, still_serving
-from tests.support.hostile import DAMAGED_IMAGES, PeakRss, tree_mb, write_hostile_runs
-from webapp.api import CANVAS
+from harness.app_driver import serve_app_process, still_serving
+from harness.hostile import DAMAGED_IMAGES, PeakRss, tree_mb, write_hostile_runs
+from webapp.draw import CANVAS
 
 HIDDEN = "Error"     # what Gradio shows for an exception it hides
 

@@ -17,10 +17,11 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from harness.app_driver import serve_app, sketch_files, still_serving
 from mnist_model import DigitRecognizer
-from tests.support.app_driver import serve_app, sketch_files, still_serving
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS, TRAIN_OUTPUTS, train_args
+from webapp.draw import CANVAS
+from webapp.training.form import TRAIN_OUTPUTS, train_args
 
 SHORT = dict(epochs=2, batch_size=1024, lr=2e-3, lr_factor=0.3, lr_patience=1, augment=False, seed=0)
 LONG = dict(SHORT, epochs=50, batch_size=64, augment=True)   # many minutes: only ever stopped
@@ -256,7 +257,7 @@ def test_unreadable_uploads_are_refused_with_a_clear_message(app, reference, tmp
 
 def test_an_upload_over_the_size_cap_is_refused(app, reference, tmp_path):
     big = tmp_path / "big.png"
-    big.write_bytes(np.random.default_rng(2).bytes(11 * 1024 * 1024))   # over webapp.limits.MAX_UPLOAD (10 MB)
+    big.write_bytes(np.random.default_rng(2).bytes(11 * 1024 * 1024))   # over webapp.guards.limits.MAX_UPLOAD (10 MB)
     with pytest.raises(Exception, match="(?i)size"):
         client(app).predict(composite(big), api_name="/predict")
     still_serving(client(app), reference)

@@ -16,7 +16,7 @@ from PIL import Image
 from mnist_model import MLP, CheckpointError, DigitRecognizer, ImageError, save_checkpoint
 from mnist_model.preprocess import MAX_SIDE, to_mnist
 from train.pen_digits import load_pen_digits, render_sketchpad
-from webapp.api import CANVAS
+from webapp.draw import CANVAS
 
 # Floor for the CI replay below, which guards the whole path from drawing to label. The shipped
 # checkpoint trained on these dev digits and reads all 300 of this fixed sample (its recipe scores

@@ -1,6 +1,6 @@
 """The project's layers, read from its own source: the model never imports training or the app,
-training never imports the app, the app never imports the benches or the entry point, and no
-package imports another in a cycle. A spawned training process (which re-imports the main script)
+training never imports the app, the app never imports the benches, the harness or the entry point,
+the benches, scripts and harness never import the tests, and no package imports another in a cycle. A spawned training process (which re-imports the main script)
 loads neither Gradio nor the Spaces glue."""
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ import pytest
 
 from tests.conftest import REPO
 
-PACKAGES = ("mnist_model", "train", "webapp", "bench")
-FORBIDDEN = {"mnist_model": {"train", "webapp", "bench", "app"}, "train": {"webapp", "bench", "app"},
-             "webapp": {"bench", "app"}}
+PACKAGES = ("mnist_model", "train", "webapp", "harness", "bench", "scripts", "tests")
+FORBIDDEN = {"mnist_model": {"train", "webapp", "harness", "bench", "scripts", "tests", "app"},
+             "train": {"webapp", "harness", "bench", "scripts", "tests", "app"},
+             "webapp": {"harness", "bench", "scripts", "tests", "app"},
+             "harness": {"bench", "scripts", "tests", "app"},
+             "bench": {"scripts", "tests", "app"}, "scripts": {"tests", "app"}}
 
 
 def imported_packages(package: str) -> set[str]:
@@ -44,7 +47,7 @@ def test_packages_import_each_other_without_cycles():
 
 
 @pytest.mark.parametrize("code", [
-    "import webapp.worker",                                                          # the child's target
+    "import webapp.training.worker",                                                          # the child's target
     "import runpy; runpy.run_path('app.py', run_name='__mp_main__')",               # how spawn loads app.py
 ])
 def test_a_training_process_imports_neither_gradio_nor_spaces(code):

@@ -1,4 +1,4 @@
-"""Limits for a public server (webapp.limits): defaults and environment overrides, the training switch,
+"""Limits for a public server (webapp.guards.limits): defaults and environment overrides, the training switch,
 a run over the step cap refused before it trains, a run past the time cap stopped and saved, and runs
 trained in the app pruned to the count cap."""
 from __future__ import annotations
@@ -8,18 +8,18 @@ from dataclasses import replace
 
 import pytest
 
-import webapp.session as session
+import webapp.training.slot as training_slot
 from mnist_model import DigitRecognizer
 from train import TrainConfig
-from webapp.limits import OverServerLimit, ServerLimits, training_allowed
-from webapp.session import TrainingSlot, run_training
+from webapp.guards.limits import OverServerLimit, ServerLimits, training_allowed
+from webapp.training.slot import TrainingSlot, run_training
 
 QUICK = TrainConfig(epochs=1, batch_size=250, augment=False, styles=0.0)   # exact step counts: no extra digits
 
 
 @pytest.fixture
 def small(small_mnist, monkeypatch):
-    monkeypatch.setattr(session, "load_mnist", lambda **_: small_mnist)
+    monkeypatch.setattr(training_slot, "load_mnist", lambda **_: small_mnist)
     return small_mnist
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, launch_chromium, open_app, serve_app,
+                                wait_for_prediction)
 from tests.conftest import REPO
-from tests.support.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, launch_chromium, open_app,
-                                      serve_app, wait_for_prediction)
 from train.pen_digits import load_pen_digits
-from webapp.inside import GAP, PX, COLUMNS, layout
+from webapp.draw.inside_pictures import COLUMNS, GAP, PX, layout
 
 ARTIFACTS = REPO / "test-artifacts"
 WIDTHS = (200, 150, 100, 80, 10)       # the shipped model's layers

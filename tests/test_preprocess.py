@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from harness.hostile import DAMAGED_IMAGES
 from mnist_model import ImageError, to_mnist
 from mnist_model.preprocess import _stroke_width
-from tests.support.hostile import DAMAGED_IMAGES
 from train.pen_digits import PenDigit, load_pen_digits, render_sketchpad
 
 

@@ -1,4 +1,4 @@
-"""The runs folder (webapp.runs) and the models loaded from it (webapp.recognizers): only listed files
+"""The runs folder (webapp.training.runs) and the models loaded from it (webapp.draw.recognizers): only listed files
 can be picked, runs are labelled with their test accuracy, old runs are pruned beyond the caps while
 files a person put there stay, and hostile or broken files are refused through the app's own path
 (catalog, picker, predict) with a readable message: no code in them runs, and the visitor keeps the
@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import torch
 
+from harness.hostile import write_hostile_runs
 from mnist_model import (DEFAULT_CHECKPOINT, MLP, CheckpointError, DigitRecognizer, ModelConfig, load_checkpoint,
                          save_checkpoint)
-from webapp import draw
-from webapp.limits import ServerLimits
-from webapp.recognizers import Recognizers
-from tests.support.hostile import write_hostile_runs
-from webapp.runs import DEFAULT_KEY, RUN_PREFIX, list_models, prune_runs, resolve, run_key
+from webapp.draw import tab as draw_tab
+from webapp.draw.recognizers import Recognizers
+from webapp.guards.limits import ServerLimits
+from webapp.training.runs import DEFAULT_KEY, RUN_PREFIX, list_models, prune_runs, resolve, run_key
 
 
 def test_catalog_lists_default_then_readable_runs_with_accuracy(runs):
@@ -32,7 +32,7 @@ def test_catalog_lists_default_then_readable_runs_with_accuracy(runs):
     assert [e.key for e in entries] == [DEFAULT_KEY, "runs/good.safetensors"]
     shipped = load_checkpoint()[1]["test_accuracy"]
     assert all(e.accuracy == shipped for e in entries)
-    en, ru = draw.model_label(entries[1], "en"), draw.model_label(entries[1], "ru")
+    en, ru = draw_tab.model_label(entries[1], "en"), draw_tab.model_label(entries[1], "ru")
     assert en.startswith("good · ") and en.endswith(f"test {shipped:.2%}") and ru.endswith(f"тест {shipped:.2%}")
     assert resolve("runs/good.safetensors") == (runs / "good.safetensors").resolve()
     assert run_key(runs / "good.safetensors") == "runs/good.safetensors"
@@ -127,15 +127,15 @@ def test_hostile_files_are_refused_by_picker_and_predict_and_the_current_model_s
     keys = hostile_files(runs, runs.parent / "outside")
     listed = {e.key for e in list_models()}
     assert listed <= {DEFAULT_KEY, *keys}
-    expected = draw.predict(DRAWING, DEFAULT_KEY)[0]
+    expected = draw_tab.predict(DRAWING, DEFAULT_KEY)[0]
     for key in sorted(keys):
         with pytest.warns(UserWarning, match="Still using the previous model"):
-            kept, picker = draw.choose_model(key, DEFAULT_KEY)
+            kept, picker = draw_tab.choose_model(key, DEFAULT_KEY)
         assert kept == DEFAULT_KEY and picker.value == DEFAULT_KEY, key
         with pytest.raises(gr.Error) as error:            # a stale key in a visitor's state
-            draw.predict(DRAWING, key)
+            draw_tab.predict(DRAWING, key)
         assert len(error.value.message) > 20 and "Traceback" not in error.value.message
-        assert draw.predict(DRAWING, DEFAULT_KEY)[0] == expected     # the model in use still answers
+        assert draw_tab.predict(DRAWING, DEFAULT_KEY)[0] == expected     # the model in use still answers
     assert not (runs.parent / "pwned").exists(), "code from a pickle ran"
     assert len(keys) == 9
 
@@ -150,47 +150,47 @@ def test_paths_outside_the_runs_folder_are_refused(runs, key):
     with pytest.raises(CheckpointError):
         resolve(key)
     with pytest.warns(UserWarning):
-        assert draw.choose_model(key, DEFAULT_KEY)[0] == DEFAULT_KEY
+        assert draw_tab.choose_model(key, DEFAULT_KEY)[0] == DEFAULT_KEY
 
 
 def test_a_good_run_replaced_by_garbage_after_loading_is_refused_and_the_default_still_works(runs):
     path = runs / "app-run.safetensors"
     shutil.copy(DEFAULT_CHECKPOINT, path)
-    kept, _ = draw.choose_model("runs/app-run.safetensors", DEFAULT_KEY)
-    assert kept == "runs/app-run.safetensors" and draw.predict(DRAWING, kept)[0]["1"] > 0.5
+    kept, _ = draw_tab.choose_model("runs/app-run.safetensors", DEFAULT_KEY)
+    assert kept == "runs/app-run.safetensors" and draw_tab.predict(DRAWING, kept)[0]["1"] > 0.5
     path.write_bytes(b"\x00" * 100)
     os.utime(path, ns=(1, 1))                              # a different stamp: the cache must not hide it
     with pytest.raises(gr.Error, match="not a readable model checkpoint"):
-        draw.predict(DRAWING, kept)
+        draw_tab.predict(DRAWING, kept)
     with pytest.warns(UserWarning):
-        assert draw.choose_model(kept, DEFAULT_KEY)[0] == DEFAULT_KEY
-    assert draw.predict(DRAWING, DEFAULT_KEY)[0]["1"] > 0.5
+        assert draw_tab.choose_model(kept, DEFAULT_KEY)[0] == DEFAULT_KEY
+    assert draw_tab.predict(DRAWING, DEFAULT_KEY)[0]["1"] > 0.5
 
 
 def test_a_run_deleted_between_listing_and_loading_is_a_clear_refusal(runs, monkeypatch):
     path = runs / "app-gone.safetensors"
     shutil.copy(DEFAULT_CHECKPOINT, path)
-    real_resolve = draw.recognizers.get.__globals__["resolve"]
+    real_resolve = draw_tab.recognizers.get.__globals__["resolve"]
 
     def resolve_then_delete(key):                          # retention pruning it at the worst moment
         found = real_resolve(key)
         found.unlink()
         return found
 
-    monkeypatch.setitem(draw.recognizers.get.__globals__, "resolve", resolve_then_delete)
+    monkeypatch.setitem(draw_tab.recognizers.get.__globals__, "resolve", resolve_then_delete)
     with pytest.raises(gr.Error, match="can no longer be read"):
-        draw.predict(DRAWING, "runs/app-gone.safetensors")
+        draw_tab.predict(DRAWING, "runs/app-gone.safetensors")
 
 
 def test_hostile_files_in_the_runs_folder_are_left_out_of_the_list(runs, caplog):
     # Each of these once made list_models raise, and with it `python app.py` at start-up.
     write_hostile_runs(runs)
     shutil.copy(DEFAULT_CHECKPOINT, runs / "good.safetensors")
-    with caplog.at_level("INFO", logger="webapp.runs"):
+    with caplog.at_level("INFO", logger="webapp.training.runs"):
         entries = list_models()
     # history.safetensors holds good weights under metadata fields of the wrong types: listed, and its
     # label leaves those fields out.
-    labels = [(e.key, draw.model_label(e, "en")) for e in entries]
+    labels = [(e.key, draw_tab.model_label(e, "en")) for e in entries]
     assert labels[1:] == [("runs/good.safetensors", labels[0][1].replace("shipped model", "good")),
                           ("runs/history.safetensors", "history · test accuracy unknown")]
     for name in ("dangling", "nested", "huge"):
@@ -241,16 +241,16 @@ def test_a_file_name_with_html_is_shown_as_text(runs):
     name = '<img src=x onerror=alert(1)>.safetensors'
     (runs / name).write_bytes(b"not a checkpoint")
     with pytest.warns(UserWarning) as warned:
-        assert draw.choose_model(RUN_PREFIX + name, DEFAULT_KEY)[0] == DEFAULT_KEY
+        assert draw_tab.choose_model(RUN_PREFIX + name, DEFAULT_KEY)[0] == DEFAULT_KEY
     assert "&lt;img src=x" in str(warned[0].message) and "<img" not in str(warned[0].message)
     with pytest.raises(gr.Error) as refused:
-        draw.predict(DRAWING, RUN_PREFIX + name)
+        draw_tab.predict(DRAWING, RUN_PREFIX + name)
     assert "&lt;img" in refused.value.message and "<img" not in refused.value.message
 
 
 def test_the_picker_quotes_a_value_it_does_not_list_cut_short(runs):
     # Gradio's own Dropdown echoed a 30 MB value whole, with every choice, into the error and the log.
-    picker = draw.Picker(choices=draw.picker_choices(), value=DEFAULT_KEY)
+    picker = draw_tab.Picker(choices=draw_tab.picker_choices(), value=DEFAULT_KEY)
     assert picker.preprocess(DEFAULT_KEY) == DEFAULT_KEY
     with pytest.raises(gr.Error) as refused:
         picker.preprocess("<b>" + "x" * 30_000_000)

@@ -1,4 +1,4 @@
-"""The pad's blob store (webapp.sketchpad.Sketchpad.accept_blobs), in process with real requests: what
+"""The pad's blob store (webapp.guards.sketchpad.Sketchpad.accept_blobs), in process with real requests: what
 one client may hold is capped without touching another's, what no prediction asks for is freed on a
 timer, and a prediction reads and frees its sketch. (Over HTTP, with the server's memory measured:
 tests/test_hostile_http.py.)"""
@@ -16,8 +16,8 @@ from gradio.data_classes import DataWithFiles
 from PIL import Image
 from starlette.requests import Request
 
-from webapp import sketchpad
-from webapp.limits import BLOB_CLIENT_IDS, MAX_LAYERS
+from webapp.guards import sketchpad
+from webapp.guards.limits import BLOB_CLIENT_IDS, MAX_LAYERS
 
 
 def request_from(host: str) -> Request:

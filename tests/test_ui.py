@@ -100,8 +100,8 @@ def components(monkeypatch, **env: str) -> list[dict]:
 
 def test_the_train_tab_offers_the_corrected_drawings_with_their_count(monkeypatch, tmp_path, pen_digits_path):
     from train.pen_digits import load_pen_digits, render_sketchpad
-    from webapp.feedback import FeedbackStore
-    from webapp.train_tab import feedback_checkbox
+    from webapp.draw.feedback import FeedbackStore
+    from webapp.training.tab import feedback_checkbox
     store = FeedbackStore(tmp_path)
     for i, digit in enumerate(load_pen_digits(pen_digits_path)[:3]):
         store.add(render_sketchpad(digit, canvas=448, seed=i), digit.label, predicted=None, model="default",

@@ -1,4 +1,4 @@
-"""Where the app's training runs (webapp.worker): the ZeroGPU decorator is a no-op off a Space, the
+"""Where the app's training runs (webapp.training.worker): the ZeroGPU decorator is a no-op off a Space, the
 decorated training generator streams its events and honours Stop even from another process, as on
 ZeroGPU, and on ZeroGPU the app trains through that generator instead of a process of its own."""
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 import spaces
 
-import webapp.session as session
-import webapp.worker as worker
-import webapp.zerogpu as zerogpu
+import webapp.training.slot as training_slot
+import webapp.training.worker as worker
+import webapp.training.zerogpu as zerogpu
 from mnist_model import load_checkpoint
 from train import DoneEvent, EpochEvent, StepEvent, TrainConfig
 
@@ -86,14 +86,14 @@ def test_stop_reaches_a_training_process_that_got_pickled_arguments(small, tmp_p
 def test_on_zero_gpu_the_app_trains_in_the_spaces_worker_not_a_process_of_its_own(small, monkeypatch, tmp_path):
     """spaces.GPU already runs train_on_gpu in a worker process there; a second process would only add
     a start-up and another copy of MNIST. (Off a Space the app's runs use a child process: see
-    tests/test_session.py.)"""
+    tests/test_training_slot.py.)"""
     monkeypatch.setenv("RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setattr(session, "ZERO_GPU", True)
-    monkeypatch.setattr(session, "load_mnist", lambda **_: small)
+    monkeypatch.setattr(training_slot, "ZERO_GPU", True)
+    monkeypatch.setattr(training_slot, "load_mnist", lambda **_: small)
     real, calls = zerogpu.train_on_gpu, []
-    monkeypatch.setattr(session, "train_on_gpu", lambda *args: calls.append(args) or real(*args))
+    monkeypatch.setattr(training_slot, "train_on_gpu", lambda *args: calls.append(args) or real(*args))
     children = set()
-    for snap in session.run_training(session.TrainingSlot(), TrainConfig(epochs=1, styles=0.0), "alice"):
+    for snap in training_slot.run_training(training_slot.TrainingSlot(), TrainConfig(epochs=1, styles=0.0), "alice"):
         children.update(multiprocessing.active_children())
     assert len(calls) == 1 and not children
     assert snap.done.checkpoint is not None and snap.phase == "finished"

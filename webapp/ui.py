@@ -1,5 +1,5 @@
-"""The Blocks: both tabs' layout and the wiring of their events to the handlers in webapp.draw and
-webapp.train_tab. `build()` makes the app; `launch()` serves it as `python app.py` does."""
+"""The Blocks: both tabs' layout and the wiring of their events to the handlers in webapp.draw.tab and
+webapp.training.tab. `build()` makes the app; `launch()` serves it as `python app.py` does."""
 from __future__ import annotations
 
 import os
@@ -12,18 +12,19 @@ from starlette.middleware import Middleware
 
 from train import TrainConfig
 
-from .api import CANVAS, TRAIN_TAB
-from .draw import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
-                   picker_update, predict, save_correction)
-from .feedback import FeedbackLimits
+from .draw import CANVAS
+from .draw.feedback import FeedbackLimits
+from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
+                       picker_update, predict, save_correction)
+from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
+                            UPLOAD_MB_PER_MINUTE, training_allowed)
+from .guards.sketchpad import Sketchpad
+from .guards.upload_guard import UploadGuard
 from .i18n import I18N, lang_of, text
-from .inside_tab import INSIDE_CSS, LookInside, explain_data
-from .limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS, UPLOAD_MB_PER_MINUTE,
-                     training_allowed)
-from .runs import DEFAULT_KEY
-from .sketchpad import Sketchpad
-from .traffic import UploadGuard
-from .train_tab import feedback_checkbox, slot, stop_training, train_model, use_model
+from .draw.look_inside import INSIDE_CSS, LookInside, explain_data
+from .training.form import TRAIN_TAB
+from .training.runs import DEFAULT_KEY
+from .training.tab import feedback_checkbox, slot, stop_training, train_model, use_model
 
 LIMITS = TrainConfig.LIMITS
 DEFAULTS = TRAIN_TAB
@@ -65,6 +66,14 @@ def plot_titles(lang: str, title: str, y: str, x: str = "axis.epoch") -> dict:
 
 # Gradio scopes CSS to the app's container; the page margin around it is set from the head instead.
 HEAD = "<style>@media (max-width: 640px) { .gradio-container .main.app { padding: 8px !important; } }</style>"
+
+# Gradio's pad drops the brush on Clear: it switches to its upload tool, hidden here, and only says
+# "select the draw tool", so the next stroke would draw nothing. Whenever the pad shows that prompt,
+# pick the brush (the first of its tool buttons) again.
+KEEP_BRUSH = """() => new MutationObserver(() => {
+    const pad = document.getElementById('pad');
+    if (pad && pad.querySelector('.empty.wrap')) pad.querySelector('button.quite-round')?.click();
+}).observe(document.body, {subtree: true, childList: true})"""
 
 
 @dataclass
@@ -200,11 +209,11 @@ def build() -> App:
 
 
 def launch(app: App, share: bool = False) -> None:
-    """Serve `app` with this server's limits (webapp.limits)."""
+    """Serve `app` with this server's limits (webapp.guards.limits)."""
     torch.set_num_threads(TORCH_THREADS)
     guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
                        cache_max_mb=CACHE_MAX_MB)
-    app.blocks.launch(share=share, css=CSS, head=HEAD, max_file_size=MAX_UPLOAD, i18n=I18N,
+    app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
                       app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
     if training_allowed():
         # Once the server answers, in the background: the first prediction need not wait for MNIST, the

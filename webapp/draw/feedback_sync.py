@@ -48,7 +48,9 @@ def open_store(env: dict | None = None, hf_api=None) -> FeedbackStore:
     if settings is None:
         env = os.environ if env is None else env
         return FeedbackStore(Path(env.get("FEEDBACK_DIR") or feedback_dir()))
-    from huggingface_hub import CommitScheduler     # imported here: only a Space that pushes needs it
+    from huggingface_hub import (
+        CommitScheduler,  # imported here: only a Space that pushes needs it
+    )
 
     folder = settings["folder_path"]
     try:

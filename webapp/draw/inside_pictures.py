@@ -1,7 +1,7 @@
 """The Draw tab's "Look inside" view, drawn: every layer as rows of cells coloured by value, the
 saliency map over the 28 x 28 picture, a unit's weights and arithmetic, the nearest training digits.
 Pure drawing from an Explanation (mnist_model.explain), into HTML with the pictures inline; the handlers
-are in inside_tab.py."""
+are in look_inside.py."""
 from __future__ import annotations
 
 import base64
@@ -14,7 +14,7 @@ from PIL import Image
 
 from mnist_model import DigitRecognizer, Explanation, Unit
 
-from .i18n import text
+from ..i18n import text
 
 COLUMNS = 20           # cells per row in the layers picture
 PX = 8                 # px per cell (the last one a dark gap), before the page scales the picture up;

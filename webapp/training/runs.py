@@ -14,9 +14,9 @@ from pathlib import Path
 
 from mnist_model import DEFAULT_CHECKPOINT, CheckpointError, read_metadata
 
-from .limits import ServerLimits
+from ..guards.limits import ServerLimits
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_KEY = "default"
 RUN_PREFIX = "runs/"
 STALE_TMP_SECONDS = 3600    # a save's temp file this old belongs to a process killed mid-write
@@ -43,7 +43,7 @@ class ModelEntry:
     name: str | None            # the run's file name without suffix; None for the shipped model
     epochs: int                 # epochs trained (0 when the file does not say)
     stopped: bool               # stopped before its last epoch
-    accuracy: float | None      # test accuracy, what the picker shows (webapp.draw.model_label)
+    accuracy: float | None      # test accuracy, what the picker shows (webapp.draw.tab.model_label)
 
 
 def entry(key: str, path: Path, name: str | None, info: dict) -> ModelEntry:

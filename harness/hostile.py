@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 
 from mnist_model import MLP
 from mnist_model.checkpoint import FORMAT
-from webapp.traffic import folder_bytes
+from webapp.guards.upload_guard import folder_bytes
 
 
 def spider_without_stack_offset() -> bytes:

@@ -27,9 +27,9 @@ from PIL import Image
 from mnist_model import ImageError, to_mnist
 from train.feedback import IMAGES, METADATA, folder_lock
 
-from .api import CANVAS
-from .i18n import text
-from .limits import numbers_from_env
+from ..guards.limits import numbers_from_env
+from ..i18n import text
+from . import CANVAS
 
 STALE_TMP_SECONDS = 60       # a temp PNG this old was left by a writer killed mid-write
 

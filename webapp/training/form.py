@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from train import TrainConfig
 
-CANVAS = 448     # sketchpad side in pixels: 16 screen pixels per model pixel
 # /train's inputs, in order (TrainConfig field names; then whether to add the corrected drawings and the
 # Draw tab's sketch, both optional: see train_args): what gradio_client callers pass positionally.
 TRAIN_INPUTS = ("epochs", "batch_size", "lr", "lr_factor", "lr_patience", "augment", "seed")
-# What each /train update holds for gradio_client callers, in order (webapp.train_tab.train_outputs).
+# What each /train update holds for gradio_client callers, in order (webapp.training.tab.train_outputs).
 TRAIN_OUTPUTS = ("status", "progress", "train_loss", "valid_loss", "lr", "result", "probe", "readings", "weights",
                  "confusion", "misread", "details")
 # The Train tab's defaults, chosen for the time to a good model (docs/results.md: Train tab latency);

@@ -8,7 +8,7 @@
   per image, layer indices under MAX_LAYERS, BLOB_CLIENT_MB / BLOB_SERVER_MB held and
   BLOB_CLIENT_IDS / BLOB_SERVER_IDS sketches waiting, and frees what no prediction asked for within
   BLOB_TTL. Gradio's own extends a list up to any index a visitor sends and keeps it for good.
-Limits live in webapp.limits (README: Limits on a public server)."""
+Limits live in webapp.guards.limits (README: Limits on a public server)."""
 from __future__ import annotations
 
 import threading
@@ -26,7 +26,7 @@ from mnist_model.preprocess import FORMATS
 
 from .limits import (BLOB_CLIENT_IDS, BLOB_CLIENT_MB, BLOB_SERVER_IDS, BLOB_SERVER_MB, BLOB_TTL, MAX_BLOB_BYTES,
                      MAX_LAYERS, MAX_PIXELS, MAX_SKETCH_PIXELS)
-from .traffic import client_key
+from .upload_guard import client_key
 
 UNREADABLE = "Draw on the pad, or send a PNG, JPEG, WebP, GIF or BMP file."
 

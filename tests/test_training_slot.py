@@ -1,5 +1,5 @@
-"""The training slot and its driver (webapp.session.run_training), which runs the engine in the slot's
-training process (webapp.worker), kept between runs: one run holds the slot and only its owner stops
+"""The training slot and its driver (webapp.training.slot.run_training), which runs the engine in the slot's
+training process (webapp.training.worker), kept between runs: one run holds the slot and only its owner stops
 it; Stop at every phase, Train twice, two sessions at once, a closed tab, a training process that dies
 or fails. After each: no thread left running, the slot free, every file in the runs folder a loadable
 model, the next run works, and once the slot is closed no process is left. Where the timing is the engine's own (Stop during validation or saving), the
@@ -17,11 +17,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-import webapp.session as session
+import webapp.training.slot as training_slot
 from mnist_model import MLP, DigitRecognizer
 from train import DoneEvent, EpochEvent, StepEvent, TrainConfig, train
-from webapp.session import RunInProgress, TrainingSlot, run_training
-from webapp.worker import TrainingDied
+from webapp.training.slot import RunInProgress, TrainingSlot, run_training
+from webapp.training.worker import TrainingDied
 
 QUICK = TrainConfig(epochs=3, batch_size=250, augment=False, styles=0.0)   # 8 steps an epoch on the small split
 
@@ -34,8 +34,8 @@ def small(small_mnist):
 @pytest.fixture
 def runs(runs, tmp_path, monkeypatch, small):
     """The conftest's runs folder, MNIST replaced by the small split, and checks that a run left nothing behind."""
-    monkeypatch.setattr(session, "load_mnist", lambda **_: small)
-    monkeypatch.setattr(session, "UPDATE_SECONDS", 0.0)     # a snapshot per step: stops land mid-epoch
+    monkeypatch.setattr(training_slot, "load_mnist", lambda **_: small)
+    monkeypatch.setattr(training_slot, "UPDATE_SECONDS", 0.0)     # a snapshot per step: stops land mid-epoch
     before = set(threading.enumerate())
     yield tmp_path / "runs"
     deadline = time.monotonic() + 5
@@ -82,11 +82,11 @@ def test_stop_while_mnist_loads_saves_nothing(runs, small, monkeypatch):
         assert slot.request_stop("alice")
         return small
 
-    monkeypatch.setattr(session, "load_mnist", loading)
+    monkeypatch.setattr(training_slot, "load_mnist", loading)
     snaps = list(run_training(slot, QUICK, "alice"))
     assert snaps[-1].done.checkpoint is None and "nothing saved" in snaps[-1].done.message
     assert not list(runs.glob("*.safetensors")) if runs.exists() else True
-    monkeypatch.setattr(session, "load_mnist", lambda **_: small)
+    monkeypatch.setattr(training_slot, "load_mnist", lambda **_: small)
     finish(slot)
 
 
@@ -221,12 +221,12 @@ def test_a_killed_training_process_frees_the_slot_with_a_clear_message(runs):
 
 def test_an_error_in_the_training_process_reaches_the_caller(runs, small, monkeypatch):
     broken = replace(small, train_y=torch.full_like(small.train_y, 10))   # no class 10: the loss raises
-    monkeypatch.setattr(session, "load_mnist", lambda **_: broken)
+    monkeypatch.setattr(training_slot, "load_mnist", lambda **_: broken)
     slot = TrainingSlot()
     with pytest.raises(IndexError, match="out of bounds"):
         list(run_training(slot, replace(QUICK, seed=1), "alice"))   # another seed: the slot caches splits by it
     assert slot.owner is None
-    monkeypatch.setattr(session, "load_mnist", lambda **_: small)
+    monkeypatch.setattr(training_slot, "load_mnist", lambda **_: small)
     finish(slot)
 
 

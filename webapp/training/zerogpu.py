@@ -1,6 +1,6 @@
 """ZeroGPU glue: on a ZeroGPU Space, `spaces.GPU` runs `train_on_gpu` in a worker process with a GPU
 attached only while it runs; elsewhere the decorator returns the function unchanged. Kept apart from
-webapp.worker so that the app's own training process never imports `spaces`."""
+webapp.training.worker so that the app's own training process never imports `spaces`."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,7 @@ import spaces
 
 from train import Event, MnistSplits, StopSignal, TrainConfig, planned_steps, train
 
-from .limits import ServerLimits
+from ..guards.limits import ServerLimits
 
 GPU_BASE_SECONDS = 30       # ZeroGPU reservation: MNIST to the GPU, testing, saving...
 GPU_STEP_SECONDS = 0.004    # ...plus this per optimiser step (a step of this MLP takes a few ms on a GPU)

@@ -12,7 +12,7 @@ PREDICT_CONCURRENCY = int(os.environ.get("PREDICT_CONCURRENCY", "4"))   # predic
 # more, and on a busy 2-core server every multi-threaded op waits for a preempted thread
 # (docs/results.md: Serving under load).
 TORCH_THREADS = int(os.environ.get("TORCH_THREADS", "1"))
-# The training process may use every core, but only while the server is quiet (webapp.cores).
+# The training process may use every core, but only while the server is quiet (webapp.training.cores).
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 TRAINING_THREADS = int(os.environ.get("TRAINING_THREADS", "0")) or CORES
 MAX_UPLOAD = "10mb"     # largest file a visitor may upload: the pad sends ~20 kB, a phone photo a few MB

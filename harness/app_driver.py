@@ -19,7 +19,7 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")   # Debian's package; never a downloaded browser
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -134,7 +134,7 @@ def open_app(browser, url: str, device: dict = DESKTOP, locale: str = "en-US"):
     brush = 'button[aria-label="Brush"]' if locale.startswith("en") else "button[aria-label]"
     page.wait_for_selector(brush + ".highlight", timeout=30_000)
     # The pad is drawable before its initial value has loaded, and that load ends with a /predict call
-    # (webapp.draw.blank_sketch). In software WebGL it can take seconds, and a stroke drawn meanwhile
+    # (webapp.draw.tab.blank_sketch). In software WebGL it can take seconds, and a stroke drawn meanwhile
     # gets a prediction of its first half before its own: wait for that call, as a person waits for
     # the page to settle.
     predict = page.evaluate("() => window.gradio_config.dependencies.find(d => d.api_name === 'predict').id")
@@ -197,11 +197,12 @@ def draw_digit(page, strokes, pointer: str = "mouse") -> None:
             page.mouse.up()
 
 
-def clear_canvas(page) -> None:
-    """Clear with the pad's own button, then pick the brush again (clearing deselects it)."""
-    page.locator('button[aria-label="Clear canvas"]').first.click()
-    page.locator('button[aria-label="Brush"]').first.click()
-    page.wait_for_selector('button[aria-label="Brush"].highlight')
+def clear_canvas(page, pointer: str = "mouse") -> None:
+    """Press the pad's own Clear (a tap for a finger), as a visitor does, and wait until the brush is
+    chosen again (the app does that; a visitor never picks it)."""
+    clear = page.locator('#pad button[aria-label="Clear canvas"]').first
+    clear.tap() if pointer == "finger" else clear.click()
+    page.wait_for_selector('#pad button[aria-label="Brush"].highlight', timeout=10_000)
 
 
 def wait_for_prediction(page, settle: float = 1.5, timeout: float = 60.0) -> str:
@@ -225,7 +226,7 @@ def reference_sketch(pen_digits_path: str | os.PathLike, folder: str | os.PathLi
     """A pen digit as the files the pad uploads, and the in-process recognizer's probabilities for it."""
     from mnist_model import DigitRecognizer
     from train.pen_digits import load_pen_digits, render_sketchpad
-    from webapp.api import CANVAS
+    from webapp.draw import CANVAS
 
     value = render_sketchpad(load_pen_digits(pen_digits_path)[0], canvas=CANVAS)
     return sketch_files(value, folder), DigitRecognizer.load().predict(value).probabilities

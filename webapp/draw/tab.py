@@ -8,12 +8,12 @@ import numpy as np
 
 from mnist_model import CheckpointError, ImageError
 
-from .api import CANVAS
+from ..i18n import error_text, lang_of, text
+from ..training.runs import DEFAULT_KEY, ModelEntry, list_models, shown
+from . import CANVAS
 from .feedback import FeedbackRefused
 from .feedback_sync import store
-from .i18n import error_text, lang_of, text
 from .recognizers import Recognizers
-from .runs import DEFAULT_KEY, ModelEntry, list_models, shown
 
 BRUSH = 16              # brush radius in canvas pixels: about MNIST's stroke width once scaled to 28 x 28
 CELL = 12               # screen pixels per model pixel in the "what the model saw" view

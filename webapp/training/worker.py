@@ -1,7 +1,7 @@
 """The app's training process, kept between runs: `TrainingProcess` starts it once (the server warms it
 when it launches), hands it MNIST once, and then has it run `train.train` (the one training loop) for
 one run after another, yielding each run's events as they arrive, as the engine's own generator would.
-It is started again, at the next run, if it dies. (On a ZeroGPU Space, webapp.zerogpu runs the engine
+It is started again, at the next run, if it dies. (On a ZeroGPU Space, webapp.training.zerogpu runs the engine
 in the worker process `spaces.GPU` provides instead.)
 
 Why a process: a training thread in the server shares Python's interpreter lock with every request
@@ -27,8 +27,8 @@ import numpy as np
 
 from train import Event, MnistSplits, StopSignal, TrainConfig, train, with_styles
 
+from ..guards.limits import TRAINING_THREADS
 from .cores import CoreShare
-from .limits import TRAINING_THREADS
 
 SPAWN = get_context("spawn")
 FINISH_SECONDS = 120.0    # after a stop, the process's time to end its step, test and save before it is killed
@@ -59,7 +59,7 @@ class TrainingDied(RuntimeError):
 def _serve(conn: Connection, threads: int) -> None:
     """The process's whole life: hold the splits it is sent (and their style copies, drawn once per
     styles setting), and run each requested run, sending its events, then RUN_ENDED. It trains on up
-    to `threads` torch threads, one while the server is busy (webapp.cores)."""
+    to `threads` torch threads, one while the server is busy (webapp.training.cores)."""
     if hasattr(os, "setsid"):
         # A session of its own: where Linux groups CPU time by session (autogroup), training and the
         # server then share the cores as two equals, however many threads the server runs.

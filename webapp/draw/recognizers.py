@@ -5,7 +5,7 @@ import threading
 
 from mnist_model import CheckpointError, DigitRecognizer
 
-from .runs import resolve, shown
+from ..training.runs import resolve, shown
 
 
 class Recognizers:

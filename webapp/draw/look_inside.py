@@ -1,5 +1,5 @@
 """The "Look inside" view's handlers: the drawing read again by the picked model, explained
-(mnist_model.explain) and drawn (webapp.inside). While the view is closed they return at once,
+(mnist_model.explain) and drawn (inside_pictures.py). While the view is closed they return at once,
 reading nothing; /explain gives the same as plain data."""
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from mnist_model.explain import explain
 from train import DataError, load_mnist
 from train.data import mnist_present
 
-from .draw import recognizers
-from .i18n import I18N, error_text, lang_of, text
-from .inside import arithmetic_html, cell_at, first_layer_html, layers_html, neighbours_html, saliency_html
-from .runs import DEFAULT_KEY
+from ..i18n import I18N, error_text, lang_of, text
+from ..training.runs import DEFAULT_KEY
+from .inside_pictures import arithmetic_html, cell_at, first_layer_html, layers_html, neighbours_html, saliency_html
+from .tab import recognizers
 
 # What view() returns, in order, by the names LookInside gives the components
 OUTPUTS = ("layers", "why", "why_not", "neighbours", "layer", "unit", "first_layer", "math", "sent")

@@ -18,13 +18,13 @@ from train import DataError
 from train.feedback import FeedbackError, read_feedback
 from train.figures import confusion_figure, weight_grid
 
-from .api import TRAIN_TAB
-from .draw import picker_update
-from .feedback import feedback_dir
-from .i18n import error_text, lang_of, text
-from .limits import OverServerLimit, training_allowed
+from ..draw.feedback import feedback_dir
+from ..draw.tab import picker_update
+from ..guards.limits import OverServerLimit, training_allowed
+from ..i18n import error_text, lang_of, text
+from .form import TRAIN_TAB
 from .runs import run_key
-from .session import RunInProgress, Snapshot, TrainingSlot, busy_text, run_training
+from .slot import RunInProgress, Snapshot, TrainingSlot, busy_text, run_training
 from .worker import TrainingDied
 
 slot = TrainingSlot()

@@ -21,8 +21,8 @@ import numpy as np
 from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, load_mnist
 from train.feedback import feedback_training, read_feedback
 
-from .i18n import text
-from .limits import ServerLimits
+from ..guards.limits import ServerLimits
+from ..i18n import text
 from .runs import new_run_path, prune_runs, runs_dir
 from .worker import StopFlag, TrainingProcess
 from .zerogpu import ZERO_GPU, train_on_gpu

@@ -1,0 +1,1 @@
+"""The server's guards: its limits, the upload guard and the hardened sketchpad."""

@@ -1,0 +1,1 @@
+"""The Train tab: its handlers, the one training slot, the kept training process, its cores, the ZeroGPU glue, the runs folder and the form built from TrainConfig. Imports nothing here: a training process imports webapp.training.worker alone."""
