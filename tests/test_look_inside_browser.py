@@ -13,12 +13,11 @@ import pytest
 
 from harness.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, launch_chromium, open_app, serve_app,
                                 wait_for_prediction)
+from harness.look_inside import open_look_inside, tap_unit
 from tests.conftest import REPO
 from train.pen_digits import load_pen_digits
-from webapp.draw.inside_pictures import COLUMNS, GAP, PX, layout
 
 ARTIFACTS = REPO / "test-artifacts"
-WIDTHS = (200, 150, 100, 80, 10)       # the shipped model's layers
 
 if not Path(CHROMIUM).exists():
     reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
@@ -50,23 +49,6 @@ def one_stroke(pen_digits_path):
     return digits
 
 
-def open_view(page) -> None:
-    page.locator("#inside").get_by_text("Look inside").first.click()
-    page.locator("#inside-neighbours figure").nth(7).wait_for(timeout=60_000)
-
-
-def tap_cell(page, layer: int, unit: int, touch: bool = False) -> None:
-    """Tap (or click) the centre of the cell of `unit` in `layer` on the layers picture as shown."""
-    img = page.locator("img.inside-layers")
-    box = img.bounding_box()
-    natural = page.evaluate("() => { const i = document.querySelector('img.inside-layers');"
-                            " return [i.naturalWidth, i.naturalHeight]; }")
-    x = GAP + unit % COLUMNS * PX + PX / 2
-    y = layout(WIDTHS)[layer] + unit // COLUMNS * PX + PX / 2
-    position = {"x": x / natural[0] * box["width"], "y": y / natural[1] * box["height"]}
-    (img.tap if touch else img.click)(position=position)
-
-
 def math_says(page, words: str) -> None:
     page.locator("#inside-math", has_text=words).wait_for(timeout=30_000)
 
@@ -75,19 +57,19 @@ def test_look_inside_on_a_desktop(app, one_stroke):
     page = open_app(*app)
     draw_digit(page, one_stroke[7].strokes)
     label = wait_for_prediction(page)
-    open_view(page)
+    open_look_inside(page)
     assert page.locator("#inside-why figcaption").inner_text().startswith(f"Why {label}:")
     assert page.locator("#inside-why img").count() == 1 and page.locator("#inside-neighbours figcaption").count() == 8
     math_says(page, "Layer 1, unit 0")
     assert page.locator("#inside-first img").count() == 2          # its weights and their product with the drawing
     first_weights = page.locator("#inside-first img").first.get_attribute("src")
 
-    tap_cell(page, 1, 25)
+    tap_unit(page, 1, 25)
     math_says(page, "Layer 2, unit 25")
     assert page.locator("#inside-math tr").count() == 9             # a header and its 8 strongest inputs
     assert page.locator("#inside-first img").count() == 0
     assert page.locator("#inside-layer input").input_value().startswith("Layer 2")
-    tap_cell(page, 0, 37)
+    tap_unit(page, 0, 37)
     math_says(page, "Layer 1, unit 37")
     page.locator("#inside-first img").nth(1).wait_for()
     assert page.locator("#inside-first img").first.get_attribute("src") != first_weights
@@ -110,11 +92,10 @@ def test_look_inside_on_a_phone(app, one_stroke):
     page = open_app(*app, device=PHONE)
     draw_digit(page, one_stroke[2].strokes, pointer="finger")
     wait_for_prediction(page)
-    page.locator("#inside").get_by_text("Look inside").first.tap()
-    page.locator("#inside-neighbours figure").nth(7).wait_for(timeout=60_000)
+    open_look_inside(page, touch=True)
     layers = page.locator("img.inside-layers").bounding_box()
     assert layers["width"] <= 390 and layers["width"] >= 300      # fits the screen, cells a fingertip wide
-    tap_cell(page, 3, 10, touch=True)
+    tap_unit(page, 3, 10, touch=True)
     math_says(page, "Layer 4, unit 10")
     page.locator("#inside-math").scroll_into_view_if_needed()
     page.screenshot(path=ARTIFACTS / "look-inside-phone.png")
