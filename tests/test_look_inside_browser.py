@@ -6,6 +6,7 @@ digit updates the view; on a touch phone a finger does the same. Screenshots lan
 Skipped without Chromium unless REQUIRE_BROWSER=1."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -55,8 +56,15 @@ def math_says(page, words: str) -> None:
 
 def test_look_inside_on_a_desktop(app, one_stroke):
     page = open_app(*app)
+    calls = []
+    page.on("request", lambda r: calls.append(json.loads(r.post_data or "{}").get("fn_index"))
+            if "/queue/join" in r.url else None)
     draw_digit(page, one_stroke[7].strokes)
     label = wait_for_prediction(page)
+    page.wait_for_timeout(1000)
+    followers = page.evaluate("() => window.gradio_config.dependencies"
+                              ".filter(d => (d.api_name || '').startsWith('look_inside')).map(d => d.id)")
+    assert calls and followers and not set(calls) & set(followers)   # closed: the server is not even asked
     open_look_inside(page)
     assert page.locator("#inside-why figcaption").inner_text().startswith(f"Why {label}:")
     assert page.locator("#inside-why img").count() == 1 and page.locator("#inside-neighbours figcaption").count() == 8

@@ -21,6 +21,12 @@ from .tab import recognizers
 
 # What view() returns, in order, by the names LookInside gives the components
 OUTPUTS = ("layers", "why", "why_not", "neighbours", "layer", "unit", "first_layer", "math", "sent")
+# Run in the page before the view follows an answer: while the view is closed the call is not sent
+# at all (a throw here ends the event before it reaches the server)
+CLOSED_JS = """(...values) => {
+  if (!document.querySelector('#inside .label-wrap.open')) throw new Error('closed');
+  return values;
+}"""
 # The layers picture's taps, as the pixel of the picture tapped (a tap is a click in a browser)
 TAP_JS = """
 element.addEventListener('click', (event) => {
@@ -118,7 +124,8 @@ def view(sketch: dict | None, model_key: str, versus: bool, layer: int | None, i
 
 def look_inside(sketch: dict | None, model_key: str, is_open: bool, versus: bool, layer: int | None,
                 index: float | None, sent: tuple | None, request: gr.Request) -> tuple:
-    """After every answer: the whole view, or nothing at all while it is closed."""
+    """After every answer: the whole view, or nothing at all while it is closed (the page does not even
+    call this then: CLOSED_JS; a client without it gets an immediate empty reply)."""
     if not is_open:
         return (gr.skip(),) * len(OUTPUTS)
     return view(sketch, model_key, versus, layer, index, sent, lang_of(request), strict=False)
@@ -204,4 +211,4 @@ class LookInside:
     def follow(self, answer) -> None:
         """After the event `answer` (one that shows a new answer), the view for it, when open."""
         inputs, outputs, settings = self._follow_args
-        answer.then(look_inside, inputs, outputs, **settings)
+        answer.then(look_inside, inputs, outputs, js=CLOSED_JS, **settings)
