@@ -14,7 +14,7 @@ from tests.test_ui import Request
 from train.pen_digits import load_pen_digits, render_sketchpad
 from webapp.draw import CANVAS
 from webapp.draw.inside_pictures import COLUMNS, GAP, PX, cell_at, layers_picture, layout
-from webapp.draw.look_inside import OUTPUTS, look_inside, view
+from webapp.draw.look_inside import OUTPUTS, choose_cell, look_inside, view
 from webapp.training.runs import DEFAULT_KEY
 
 ENGLISH, RUSSIAN = Request("en-US"), Request("ru-RU,ru")
@@ -45,6 +45,13 @@ def test_the_chosen_unit_is_framed_where_a_tap_finds_it(drawing):
     centre = changed.mean(0)
     assert cell_at((200, 150, 100, 80, 10), centre[1], centre[0]) == (2, 33)
     assert len(changed) > 0 and np.ptp(changed, axis=0).max() <= PX    # a frame around one cell
+
+
+def test_a_tap_anywhere_or_with_any_data_keeps_a_unit(drawing):
+    for data in ({"x": 50, "y": 9}, {"x": float("nan"), "y": 3}, {"x": "3", "y": None}, {}, {"x": 1e308, "y": -5}):
+        event = gr.EventData(None, data)
+        shown = dict(zip(OUTPUTS, choose_cell(drawing, DEFAULT_KEY, False, 2, 7, None, event, ENGLISH)))
+        assert "Layer" in shown["math"] and shown["unit"] in (7, (50 - GAP) // PX)
 
 
 def test_a_closed_view_reads_nothing():

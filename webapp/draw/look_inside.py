@@ -4,6 +4,7 @@ reading nothing; /explain gives the same as plain data."""
 from __future__ import annotations
 
 import html
+import math
 import threading
 
 import gradio as gr
@@ -143,8 +144,10 @@ def choose_cell(sketch: dict | None, model_key: str, versus: bool, layer: int | 
     the chosen unit."""
     rec = _model(model_key, lang_of(request))
     widths = (*rec.model.config.hidden, rec.model.config.n_classes)
-    x, y = getattr(evt, "_data", None) and (evt._data.get("x"), evt._data.get("y")) or (None, None)
-    cell = cell_at(widths, x, y) if all(isinstance(v, (int, float)) for v in (x, y)) else None
+    data = evt._data if isinstance(evt._data, dict) else {}
+    x, y = data.get("x"), data.get("y")
+    tapped = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (x, y))   # any client may send these
+    cell = cell_at(widths, x, y) if tapped else None
     if cell is not None:
         layer, index = cell
     return view(sketch, model_key, versus, layer, index, sent, lang_of(request), strict=False)
