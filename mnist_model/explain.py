@@ -1,7 +1,7 @@
 """What the network computes for one drawing, in forms people can look at:
 
-    layers      every layer's weighted sums and values for the drawing (ReLU for hidden layers,
-                softmax probabilities for the output), whatever hidden widths the checkpoint has
+    layers      every layer's weighted sums and values for the drawing (the model's activation for
+                hidden layers, softmax probabilities for the output), whatever shape the checkpoint has
     saliency    gradient x input: how much each pixel's ink pushed a class's log-probability up
                 (> 0, for the class) or down (< 0, against it)
     unit        one unit's arithmetic: its inputs times its weights, summed, plus its bias, activation
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .neighbours import Neighbour, TrainingDigits, embed
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Layer:
     weighted_sum: np.ndarray    # float32 (units,): weights . previous layer + bias
-    value: np.ndarray           # float32 (units,): ReLU of it; for the output layer the probabilities
+    value: np.ndarray           # float32 (units,): the activation of it; for the output layer the probabilities
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,8 @@ class Explanation:
 
 @dataclass(frozen=True)
 class Unit:
-    """One unit's arithmetic: weighted_sum = inputs . weights + bias, value = activation(weighted_sum).
+    """One unit's arithmetic: weighted_sum = inputs . weights + bias, value = activation(weighted_sum)
+    (the model's, e.g. ReLU; softmax over the ten for an output unit).
 
     For a first-layer unit the inputs are the 784 pixels' ink (0 blank to 1 full). The network sees
     (ink - mean) / std, so its weights per unit of ink are weights / std, and what blank paper adds
@@ -73,7 +73,7 @@ class Unit:
     weights: np.ndarray         # float32 (n_in,)
     bias: float
     weighted_sum: float
-    value: float                # ReLU(weighted_sum), or the softmax probability for an output unit
+    value: float                # activation(weighted_sum), or the softmax probability for an output unit
 
     @property
     def contributions(self) -> np.ndarray:
@@ -95,7 +95,7 @@ def forward_layers(rec: "DigitRecognizer", x_ink: torch.Tensor) -> list[tuple[to
     x, out = (x_ink - rec.mean) / rec.std, []
     for i, linear in enumerate(rec.model.layers):
         z = linear(x)
-        x = F.relu(z) if i < len(rec.model.layers) - 1 else torch.softmax(z, dim=1)
+        x = rec.model.activation(z) if i < len(rec.model.layers) - 1 else torch.softmax(z, dim=1)
         out.append((z, x))
     return out
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 if TYPE_CHECKING:
     from .inference import DigitRecognizer
@@ -35,7 +34,7 @@ def embed(rec: "DigitRecognizer", x_ink: torch.Tensor) -> torch.Tensor:
     """(N, d): the last hidden layer's values for (N, 784) ink in 0-1 (the input itself without hidden layers)."""
     x = (x_ink - rec.mean) / rec.std
     for linear in rec.model.layers[:-1]:
-        x = F.relu(linear(x))
+        x = rec.model.activation(linear(x))
     return x
 
 

@@ -202,21 +202,25 @@ STRINGS: dict[str, tuple[str, str]] = {
     "inside": ("Look inside: what the network does with your drawing",
                "Заглянуть внутрь: что сеть делает с вашим рисунком"),
     "inside.about": ("The network is layers of small calculators called units. Each unit adds up the numbers "
-                     "coming from the layer before, each multiplied by its own weight, adds its bias, and turns "
-                     "a negative result into 0 (ReLU). Your drawing's 784 pixels go in at the top; ten "
-                     "probabilities, one per digit, come out at the bottom.",
+                     "coming from the layer before, each multiplied by its own weight, adds its bias, and passes "
+                     "the result through its activation (in the shipped model ReLU: a negative result becomes 0). "
+                     "Your drawing's 784 pixels go in at the top; ten probabilities, one per digit, come out at "
+                     "the bottom.",
                      "Сеть состоит из слоёв маленьких вычислителей — нейронов. Каждый нейрон складывает числа "
-                     "из предыдущего слоя, умножив каждое на свой вес, прибавляет своё смещение и превращает "
-                     "отрицательный результат в 0 (ReLU). Сверху входят 784 пикселя вашего рисунка, снизу "
-                     "выходят десять вероятностей, по одной на цифру."),
+                     "из предыдущего слоя, умножив каждое на свой вес, прибавляет своё смещение и пропускает "
+                     "результат через функцию активации (во встроенной модели ReLU: отрицательное становится 0). "
+                     "Сверху входят 784 пикселя вашего рисунка, снизу выходят десять вероятностей, по одной "
+                     "на цифру."),
     "inside.layers": ("Every layer for this drawing: tap a square to choose that unit",
                       "Все слои для этого рисунка: нажмите на квадрат, чтобы выбрать нейрон"),
     "inside.layers.about": ("Each square is one unit. From the top: hidden layers 1 to 4, then the 10 outputs, "
                             "for the digits 0 to 9 from left to right. Bright orange: the unit fires strongly for "
-                            "your drawing; dark: it stays at 0. The outputs glow green by probability.",
+                            "your drawing; dark: it stays at 0 (blue: below 0). The outputs glow green by "
+                            "probability.",
                             "Каждый квадрат — один нейрон. Сверху вниз: скрытые слои с 1-го по 4-й, затем 10 "
                             "выходов, для цифр от 0 до 9 слева направо. Ярко-оранжевый: нейрон сильно реагирует "
-                            "на ваш рисунок; тёмный: остаётся на 0. Выходы светятся зелёным по вероятности."),
+                            "на ваш рисунок; тёмный: остаётся на 0 (синий: ниже 0). Выходы светятся зелёным по "
+                            "вероятности."),
     "inside.why": ("Why {digit}: red ink argued for {digit}, blue ink against it",
                    "Почему {digit}: красные штрихи говорили за {digit}, синие — против"),
     "inside.why_not": ("Why {digit} and not {other}: red ink argued for {other}, blue ink against it",
@@ -246,13 +250,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "inside.product": ("Weights x your drawing: what your ink adds (red) or takes away (blue)",
                        "Веса x ваш рисунок: что ваши штрихи прибавляют (красный) или отнимают (синий)"),
     "inside.math.first": ("ink x weight, added up over the 784 pixels: {sum:+.2f}; plus bias {bias:+.2f} "
-                          "(blank paper's share included) = {z:+.2f}; ReLU (a negative becomes 0): <b>{value:.2f}</b>",
+                          "(blank paper's share included) = {z:+.2f}; {act}: <b>{value:.2f}</b>",
                           "штрих x вес, сложено по 784 пикселям: {sum:+.2f}; плюс смещение {bias:+.2f} "
-                          "(с долей чистой бумаги) = {z:+.2f}; ReLU (отрицательное становится 0): <b>{value:.2f}</b>"),
-    "inside.math": ("input x weight, added up: {sum:+.2f}; plus bias {bias:+.2f} = {z:+.2f}; "
-                    "ReLU (a negative becomes 0): <b>{value:.2f}</b>",
-                    "вход x вес, сложено: {sum:+.2f}; плюс смещение {bias:+.2f} = {z:+.2f}; "
-                    "ReLU (отрицательное становится 0): <b>{value:.2f}</b>"),
+                          "(с долей чистой бумаги) = {z:+.2f}; {act}: <b>{value:.2f}</b>"),
+    "inside.math": ("input x weight, added up: {sum:+.2f}; plus bias {bias:+.2f} = {z:+.2f}; {act}: <b>{value:.2f}</b>",
+                    "вход x вес, сложено: {sum:+.2f}; плюс смещение {bias:+.2f} = {z:+.2f}; {act}: <b>{value:.2f}</b>"),
+    "inside.act.relu": ("ReLU (a negative becomes 0)", "ReLU (отрицательное становится 0)"),
+    "inside.act.tanh": ("tanh (squeezed between -1 and 1)", "tanh (сжато в промежуток от -1 до 1)"),
+    "inside.act.sigmoid": ("sigmoid (squeezed between 0 and 1)", "сигмоида (сжато в промежуток от 0 до 1)"),
     "inside.math.output": ("input x weight, added up: {sum:+.2f}; plus bias {bias:+.2f} = {z:+.2f}; softmax "
                            "(turns the ten outputs into probabilities): <b>{value:.1%}</b>",
                            "вход x вес, сложено: {sum:+.2f}; плюс смещение {bias:+.2f} = {z:+.2f}; softmax "

@@ -60,10 +60,12 @@ def cell_map(widths: tuple[int, ...]) -> np.ndarray:
 
 
 def heat(v: np.ndarray) -> np.ndarray:
-    """(n, 3) uint8 for values 0-1: silent grey through orange to pale yellow."""
-    v = np.clip(v, 0, 1)[:, None] ** 0.6
-    hot = np.array([255, 150, 20]) * np.minimum(v * 1.6, 1) + np.array([0, 100, 190]) * np.maximum(v * 2 - 1, 0)
-    return np.where(v > 0, np.maximum(hot, SILENT), SILENT).astype(np.uint8)
+    """(n, 3) uint8 for values -1 to 1: 0 silent grey, up through orange to pale yellow, down to blue
+    (below 0 only with an activation such as tanh)."""
+    up = np.clip(v, 0, 1)[:, None] ** 0.6
+    hot = np.array([255, 150, 20]) * np.minimum(up * 1.6, 1) + np.array([0, 100, 190]) * np.maximum(up * 2 - 1, 0)
+    down = np.clip(-v, 0, 1)[:, None] ** 0.6
+    return np.where(up > 0, np.maximum(hot, SILENT), np.maximum(AGAINST * down, SILENT)).astype(np.uint8)
 
 
 def diverging(m: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
@@ -78,9 +80,9 @@ def diverging(m: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
 
 def layers_picture(e: Explanation, chosen: tuple[int, int] | None) -> np.ndarray:
     """(H, W, 3) uint8: each layer a block of rows of cells; hidden units by value relative to the
-    layer's largest, outputs (in green) by probability; the chosen unit framed in white."""
+    layer's largest in size, outputs (in green) by probability; the chosen unit framed in white."""
     widths = tuple(len(layer.value) for layer in e.layers)
-    hidden = [heat(layer.value / (layer.value.max() or 1.0)) for layer in e.layers[:-1]]
+    hidden = [heat(layer.value / (np.abs(layer.value).max() or 1.0)) for layer in e.layers[:-1]]
     palette = np.concatenate([*hidden, heat(e.layers[-1].value)[:, [1, 0, 2]], BACKGROUND[None]])
     picture = np.take(palette, cell_map(widths), axis=0)      # (H, W, 3); 8x faster than palette[cells]
     if chosen is not None:
@@ -129,7 +131,8 @@ def arithmetic_html(rec: DigitRecognizer, u: Unit, lang: str) -> str:
     total = float(u.contributions.astype(np.float64).sum())
     key = "inside.math.output" if output else "inside.math.first" if u.layer == 0 else "inside.math"
     lines = [f"<b>{html.escape(name)}</b>",
-             text(lang, key, sum=total, bias=u.bias, z=u.weighted_sum, value=u.value)]
+             text(lang, key, sum=total, bias=u.bias, z=u.weighted_sum, value=u.value,
+                  act=text(lang, f"inside.act.{rec.model.config.activation}"))]
     if u.layer > 0:
         rows = "".join(f"<tr><td>{i}</td><td>{u.inputs[i]:.2f}</td><td>{u.weights[i]:+.2f}</td>"
                        f"<td style='color:rgb{tuple(int(c) for c in (FOR if u.contributions[i] > 0 else AGAINST))}'>"
