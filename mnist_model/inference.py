@@ -2,6 +2,7 @@
 
     rec = DigitRecognizer.load()          # the shipped checkpoint; or .load(path)
     p = rec.predict(sketchpad_value)      # Prediction(label, probabilities, image28)
+    e = rec.explain(sketchpad_value, versus=[1], digits=TrainingDigits(images, labels))
 
 Thread safety: the model is only read (eval mode, under torch.inference_mode), and preprocessing
 keeps no state, so one recognizer serves any number of threads without a lock."""
@@ -16,7 +17,9 @@ import numpy as np
 import torch
 
 from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
+from .explain import Explanation, explain
 from .model import MLP
+from .neighbours import TrainingDigits
 from .preprocess import SIDE, to_mnist
 
 
@@ -48,6 +51,11 @@ class DigitRecognizer:
     def predict(self, image) -> Prediction:
         """Any input `to_mnist` accepts. Raises ImageError when it cannot be an image."""
         return self.predict_batch([image])[0]
+
+    def explain(self, image, versus: Sequence[int] = (), digits: TrainingDigits | None = None) -> Explanation:
+        """Every layer's values for `image`, the saliency of the answer and of each class in `versus`, and
+        the nearest of `digits` (see mnist_model.explain). Raises ImageError when it cannot be an image."""
+        return explain(self, self.predict(image), versus, digits)
 
     def predict_batch(self, images: Sequence) -> list[Prediction]:
         """One Prediction per input, in order, from a single forward pass over the drawn ones."""

@@ -1,10 +1,12 @@
 """Screenshots of the running app for the README, taken in headless Chromium: a real pen digit drawn
 with mouse strokes in the Draw tab, then a short run trained in the Train tab; the same digit drawn
-with a finger on a 390 x 844 phone; and the Draw tab in a Russian browser.
+with a finger on a 390 x 844 phone; the Draw tab in a Russian browser; and the Look inside view on a
+desktop and on the phone.
 
     python scripts/screenshots.py                  # starts app.py itself (runs saved to a temp folder)
     python scripts/screenshots.py --url http://127.0.0.1:7860/ --out docs
     python scripts/screenshots.py --only phone russian     # docs/phone.png and docs/draw_ru.png only
+    python scripts/screenshots.py --only inside inside-phone   # docs/look-inside.png, docs/look-inside-phone.png
 
 Needs MNIST (MNIST_ROOT) for the training run and the pen digits (PEN_DIGITS, else data/pen_digits/)."""
 from __future__ import annotations
@@ -31,6 +33,7 @@ from harness.app_driver import (  # noqa: E402
     serve_app,
     wait_for_prediction,
 )
+from harness.look_inside import open_look_inside, tap_unit  # noqa: E402
 from train.pen_digits import load_pen_digits  # noqa: E402
 
 RUN = {"Epochs": 6, "Batch size": 512}   # short enough to wait for (~10-60 s), long enough to show an lr drop
@@ -74,9 +77,35 @@ def drawn(browser, url: str, out: Path, digit, name: str, device: dict, locale: 
     return [out / name]
 
 
+def look_inside(browser, url: str, out: Path, digit, device: dict) -> list[Path]:
+    """The digit drawn, the Look inside view opened and a unit chosen by a tap: on a desktop the whole view
+    with the runner-up's strokes; on a phone what its screen shows of the layers and the unit."""
+    page = open_app(browser, url, device)
+    touch = bool(device.get("has_touch"))
+    draw_digit(page, digit.strokes, pointer="finger" if touch else "mouse")
+    wait_for_prediction(page)
+    open_look_inside(page, touch)
+    tap_unit(page, 0, 57, touch)
+    page.locator("#inside-math", has_text="unit 57").wait_for(timeout=30_000)
+    if touch:
+        name = "look-inside-phone.png"
+        page.evaluate("() => document.querySelector('#inside-math').scrollIntoView({block: 'end'})")
+        page.screenshot(path=out / name)
+    else:
+        name = "look-inside.png"
+        page.locator("#inside-versus input").check()
+        page.locator("#inside-why-not img").wait_for(timeout=30_000)
+        time.sleep(1)
+        page.locator("#inside").screenshot(path=out / name)
+    page.context.close()
+    return [out / name]
+
+
 SHOTS = {"tabs": tabs,
          "phone": lambda *a: drawn(*a, name="phone.png", device=PHONE, locale="en-US"),
-         "russian": lambda *a: drawn(*a, name="draw_ru.png", device=DESKTOP, locale="ru-RU")}
+         "russian": lambda *a: drawn(*a, name="draw_ru.png", device=DESKTOP, locale="ru-RU"),
+         "inside": lambda *a: look_inside(*a, device=DESKTOP),
+         "inside-phone": lambda *a: look_inside(*a, device=PHONE)}
 
 
 def main() -> None:

@@ -73,6 +73,11 @@ def load_mnist(data_dir: str | os.PathLike | None = None, valid_size: int = 5000
                        train.data[valid_idx], train.targets[valid_idx], test.data, test.targets)
 
 
+def mnist_present(data_dir: str | os.PathLike | None = None) -> bool:
+    """Whether MNIST's four files are where load_mnist(data_dir) reads them, so reading needs no download."""
+    return _have_raw(data_root(data_dir))
+
+
 def _have_raw(root: Path) -> bool:
     return all((root / "MNIST" / "raw" / name).is_file() for name in RAW_FILES)
 

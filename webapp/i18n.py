@@ -214,6 +214,76 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "Вашу модель выучить не удалось ({detail}); рисунки читает {model}."),
     "personal.forgotten": ("Forgotten: {model} reads your drawings again.",
                            "Забыто: ваши рисунки снова читает {model}."),
+    # Look inside: every layer, the strokes that mattered, a unit's arithmetic, the nearest training digits
+    "inside": ("Look inside: what the network does with your drawing",
+               "Заглянуть внутрь: что сеть делает с вашим рисунком"),
+    "inside.about": ("The network is layers of small calculators called units. Each unit adds up the numbers "
+                     "coming from the layer before, each multiplied by its own weight, adds its bias, and passes "
+                     "the result through its activation (in the shipped model ReLU: a negative result becomes 0). "
+                     "Your drawing's 784 pixels go in at the top; ten probabilities, one per digit, come out at "
+                     "the bottom.",
+                     "Сеть состоит из слоёв маленьких вычислителей — нейронов. Каждый нейрон складывает числа "
+                     "из предыдущего слоя, умножив каждое на свой вес, прибавляет своё смещение и пропускает "
+                     "результат через функцию активации (во встроенной модели ReLU: отрицательное становится 0). "
+                     "Сверху входят 784 пикселя вашего рисунка, снизу выходят десять вероятностей, по одной "
+                     "на цифру."),
+    "inside.layers": ("Every layer for this drawing: tap a square to choose that unit",
+                      "Все слои для этого рисунка: нажмите на квадрат, чтобы выбрать нейрон"),
+    "inside.layers.about": ("Each square is one unit. From the top: hidden layers 1 to 4, then the 10 outputs, "
+                            "for the digits 0 to 9 from left to right. Bright orange: the unit fires strongly for "
+                            "your drawing; dark: it stays at 0 (blue: below 0). The outputs glow green by "
+                            "probability.",
+                            "Каждый квадрат — один нейрон. Сверху вниз: скрытые слои с 1-го по 4-й, затем 10 "
+                            "выходов, для цифр от 0 до 9 слева направо. Ярко-оранжевый: нейрон сильно реагирует "
+                            "на ваш рисунок; тёмный: остаётся на 0 (синий: ниже 0). Выходы светятся зелёным по "
+                            "вероятности."),
+    "inside.why": ("Why {digit}: red ink argued for {digit}, blue ink against it",
+                   "Почему {digit}: красные штрихи говорили за {digit}, синие — против"),
+    "inside.why_not": ("Why {digit} and not {other}: red ink argued for {other}, blue ink against it",
+                       "Почему {digit}, а не {other}: красные штрихи говорили за {other}, синие — против"),
+    "inside.versus": ("Also show the runner-up (the second most likely digit)",
+                      "Показать и второй по вероятности ответ"),
+    "inside.saliency.about": ("Each pixel's colour says how much its ink pushed the answer up (red) or down "
+                              "(blue). Rubbing out the reddest ink changes the network's mind the most.",
+                              "Цвет пикселя показывает, насколько его штрих поднимал ответ (красный) или "
+                              "опускал (синий). Если стереть самые красные штрихи, сеть передумает сильнее всего."),
+    "inside.neighbours": ("The 8 training digits it finds most like yours",
+                          "8 учебных цифр, на которые ваша, по мнению сети, похожа больше всего"),
+    "inside.neighbours.about": ("Out of the 55,000 digits the network learned from, these give the most similar "
+                                "numbers in its last hidden layer; under each, the digit its writer meant.",
+                                "Из 55 000 цифр, на которых сеть училась, эти дают самые похожие числа в её "
+                                "последнем скрытом слое; под каждой — цифра, которую имел в виду её автор."),
+    "inside.neighbours.none": ("The similar training digits are not available: this server cannot read MNIST.",
+                               "Похожие учебные цифры недоступны: этот сервер не может прочитать MNIST."),
+    "inside.layer": ("Layer", "Слой"),
+    "inside.unit": ("Unit number", "Номер нейрона"),
+    "inside.layer.hidden": ("Layer {n} ({units} units)", "Слой {n} ({units} нейронов)"),
+    "inside.layer.output": ("Output (10 digits)", "Выход (10 цифр)"),
+    "inside.unit.hidden": ("Layer {layer}, unit {unit}", "Слой {layer}, нейрон {unit}"),
+    "inside.unit.output": ("Output for the digit {digit}", "Выход для цифры {digit}"),
+    "inside.weights": ("Its weights: ink on red pixels excites this unit, ink on blue ones calms it",
+                       "Его веса: штрих на красных пикселях возбуждает нейрон, на синих — успокаивает"),
+    "inside.product": ("Weights x your drawing: what your ink adds (red) or takes away (blue)",
+                       "Веса x ваш рисунок: что ваши штрихи прибавляют (красный) или отнимают (синий)"),
+    "inside.math.first": ("ink x weight, added up over the 784 pixels: {sum:+.2f}; plus bias {bias:+.2f} "
+                          "(blank paper's share included) = {z:+.2f}; {act}: <b>{value:.2f}</b>",
+                          "штрих x вес, сложено по 784 пикселям: {sum:+.2f}; плюс смещение {bias:+.2f} "
+                          "(с долей чистой бумаги) = {z:+.2f}; {act}: <b>{value:.2f}</b>"),
+    "inside.math": ("input x weight, added up: {sum:+.2f}; plus bias {bias:+.2f} = {z:+.2f}; {act}: <b>{value:.2f}</b>",
+                    "вход x вес, сложено: {sum:+.2f}; плюс смещение {bias:+.2f} = {z:+.2f}; {act}: <b>{value:.2f}</b>"),
+    "inside.act.relu": ("ReLU (a negative becomes 0)", "ReLU (отрицательное становится 0)"),
+    "inside.act.tanh": ("tanh (squeezed between -1 and 1)", "tanh (сжато в промежуток от -1 до 1)"),
+    "inside.act.sigmoid": ("sigmoid (squeezed between 0 and 1)", "сигмоида (сжато в промежуток от 0 до 1)"),
+    "inside.math.output": ("input x weight, added up: {sum:+.2f}; plus bias {bias:+.2f} = {z:+.2f}; softmax "
+                           "(turns the ten outputs into probabilities): <b>{value:.1%}</b>",
+                           "вход x вес, сложено: {sum:+.2f}; плюс смещение {bias:+.2f} = {z:+.2f}; softmax "
+                           "(превращает десять выходов в вероятности): <b>{value:.1%}</b>"),
+    "inside.strongest": ("Its strongest inputs, from layer {layer}:", "Его самые сильные входы, из слоя {layer}:"),
+    "inside.strongest.head": ("<th>unit</th><th>value</th><th>x weight</th><th>= adds</th>",
+                              "<th>нейрон</th><th>значение</th><th>x вес</th><th>= вклад</th>"),
+    "inside.empty": ("Draw a digit to look inside the network.", "Нарисуйте цифру, чтобы заглянуть внутрь сети."),
+    "inside.no_unit": ("There is no unit {unit} in that layer: pick a whole number from 0 to {last}.",
+                       "В этом слое нет нейрона {unit}: выберите целое число от 0 до {last}."),
 }
 
 I18N = gr.I18n(**{lang: {key: pair[i] for key, pair in STRINGS.items()} for i, lang in enumerate(LANGS)})

@@ -14,6 +14,7 @@ from mnist_model import SIDE
 
 from .draw import CANVAS
 from .draw.feedback import FeedbackLimits
+from .draw.look_inside import INSIDE_CSS, LookInside, explain_data
 from .draw.personal import Handwriting
 from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, end_session,
                        forget, personal, picker_choices, picker_update, predict, save_correction, settle)
@@ -35,7 +36,8 @@ CSS = """
 .digit { font-size: 7rem; font-weight: 700; line-height: 1; text-align: center; }
 .digit.empty { font-size: 2rem; font-weight: 400; opacity: 0.6; padding: 2.5rem 0; }
 .confidence { text-align: center; opacity: 0.7; }
-#seen img, #weights img, #misread img { image-rendering: pixelated; }
+#seen img, #weights img, #misread img, #inside img { image-rendering: pixelated; }
+""" + INSIDE_CSS + """
 #correct { align-items: center; }
 #kept { font-size: 0.85rem; opacity: 0.75; }
 progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
@@ -123,6 +125,10 @@ def build() -> App:
                         seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
                                         buttons=[], elem_id="seen", height=SIDE * CELL + 48)
                         read_by = gr.JSON(visible=False, label=I18N("personal.read_by"))
+                look = LookInside()
+                # /explain, for API clients only: the model key's hidden box triggers it (the page has the view above)
+                explain_key = gr.Textbox(visible=False)
+                explained = gr.JSON(visible=False)
             with gr.Tab(I18N("tab.train"), id="train") as train_tab:
                 if not training_allowed():
                     gr.Markdown(I18N("train.off"))
@@ -196,10 +202,13 @@ def build() -> App:
         reading = [sketch, model_key, hand]
         predicting = dict(show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
         again = dict(api_visibility="private", **predicting)     # the drawing read again after a change of reader
-        gr.on([sketch.change, predict_btn.click], predict, reading, shown,
-              api_name="predict", trigger_mode="always_last", **predicting)
-        picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private").then(
-            predict, reading, shown, **again)
+        answered = gr.on([sketch.change, predict_btn.click], predict, reading, shown,
+                         api_name="predict", trigger_mode="always_last", **predicting)
+        look.wire(sketch, model_key, predicting)
+        look.follow(answered)
+        look.follow(picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private")
+                    .then(predict, reading, shown, **again))
+        explain_key.submit(explain_data, [sketch, explain_key], explained, api_name="explain", **predicting)
         draw_tab.select(picker_update, model_key, picker, api_visibility="private")
         # After a correction the page waits for the visitor's model (settle: no CPU, no prediction's place)
         # and then reads the drawing with it.
@@ -227,9 +236,9 @@ def build() -> App:
                          api_visibility="private").then(**recolouring)
         remove_btn.click(remove_run, [runs, runs_pick], [runs, *plots, runs_table, runs_shown, runs_pick],
                          api_visibility="private").then(**recolouring)
-        use_run_btn.click(use_run, [runs, runs_pick, model_key], [model_key, picker, tabs],
-                          api_visibility="private").then(predict, [sketch, model_key], shown,
-                                                         api_visibility="private", **predicting)
+        look.follow(use_run_btn.click(use_run, [runs, runs_pick, model_key], [model_key, picker, tabs],
+                                      api_visibility="private").then(predict, [sketch, model_key], shown,
+                                                                     api_visibility="private", **predicting))
         runs.change(runs_data, runs, runs_json, api_name="runs")
         # The page's own address goes in front of the query the server makes, and the link to the clipboard.
         link_btn.click(settings_link, [], link_box, inputs_kwargs=settings, api_visibility="private").then(
@@ -237,8 +246,8 @@ def build() -> App:
                                          "navigator.clipboard?.writeText(url).catch(() => {}); return url; }")
         demo.load(apply_link, None, [tabs, *settings.values()], api_visibility="private", show_progress="hidden")
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
-        use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private").then(
-            predict, reading, shown, **again)
+        look.follow(use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private")
+                    .then(predict, reading, shown, **again))
     return App(demo, reading, shown)
 
 
