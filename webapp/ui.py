@@ -16,8 +16,13 @@ from .draw import CANVAS
 from .draw.feedback import FeedbackLimits
 from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
                        picker_update, predict, save_correction)
+from .guards.bodies import BodyGuard
+from .guards.connections import harden
+from .guards.image_output import AtomicImage
 from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
                             UPLOAD_MB_PER_MINUTE, training_allowed)
+from .guards.log_limit import configure_logging
+from .guards.routes import ClosedRoutes
 from .guards.sketchpad import Sketchpad
 from .guards.upload_guard import UploadGuard
 from .i18n import I18N, lang_of, text
@@ -83,6 +88,7 @@ class App:
 
 
 def build() -> App:
+    configure_logging()     # before the runs folder is listed
     on_space = bool(os.environ.get("SPACE_ID"))   # Hugging Face sets SPACE_ID in every Space's environment
     collecting = FeedbackLimits.from_env().max_items > 0
     with gr.Blocks(title="Handwritten digits", delete_cache=CACHE_CLEANUP) as demo:
@@ -110,8 +116,8 @@ def build() -> App:
                         hint = gr.Markdown(I18N("hint.empty"), label=I18N("hint"), elem_id="hint")
                         probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),
                                                  show_heading=False, elem_id="probabilities")
-                        seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
-                                        buttons=[], elem_id="seen", height=28 * CELL + 48)
+                        seen = AtomicImage(label=I18N("seen"), type="numpy", format="png", interactive=False,
+                                           buttons=[], elem_id="seen", height=28 * CELL + 48)
             with gr.Tab(I18N("tab.train"), id="train") as train_tab:
                 if not training_allowed():
                     gr.Markdown(I18N("train.off"))
@@ -154,8 +160,8 @@ def build() -> App:
                                                 **plot_titles("en", "probe.title", "probe.axis", "axis.digit"))
                         probe_line = gr.Markdown(I18N("probe.none"), label=I18N("probe.readings"))
                     with gr.Column(scale=3):
-                        weights = gr.Image(label=I18N("weights"), type="pil", format="png", interactive=False,
-                                           buttons=[], elem_id="weights", height=330)
+                        weights = AtomicImage(label=I18N("weights"), type="pil", format="png",
+                                              interactive=False, buttons=[], elem_id="weights", height=330)
                 result = gr.Markdown(label=I18N("result"))
                 use_btn = gr.Button(I18N("use"), visible=False)
                 with gr.Row():
@@ -202,10 +208,14 @@ def build() -> App:
 def launch(app: App, share: bool = False) -> None:
     """Serve `app` with this server's limits (webapp.guards.limits)."""
     torch.set_num_threads(TORCH_THREADS)
-    guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
-                       cache_max_mb=CACHE_MAX_MB)
+    uploads = UploadGuard(cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
+                          cache_max_mb=CACHE_MAX_MB)
     app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
-                      app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
+                      app_kwargs={"middleware": [Middleware(ClosedRoutes), Middleware(BodyGuard, uploads=uploads)]},
+                      prevent_thread_lock=True)
+    # Gradio starts uvicorn with none of these settable; they take effect for every connection from here.
+    harden(app.blocks.server)
+    configure_logging()
     if training_allowed():
         # Once the server answers, in the background: the first prediction need not wait for MNIST, the
         # training process and the style copies, which the first Train then finds ready.
