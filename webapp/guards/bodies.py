@@ -114,4 +114,4 @@ def _declared(headers: dict[str, str]) -> int | None:
 
 
 def _too_large(limit: int) -> str:
-    return f"The request is too large: this server reads up to {limit / 1e6:.1f} MB here."
+    return f"The request is too large: this server reads up to {limit // 1024:,} kB here."

@@ -4,6 +4,8 @@
   or photo comes in (mnist_model.preprocess.FORMATS), at most MAX_PIXELS each, at most MAX_LAYERS
   layers and MAX_SKETCH_PIXELS in all. Without this, a 10,000 x 10,000 PNG of blank paper (120 kB on
   the wire) costs ~1 GB to decode, and one request listing the same 4096 x 4096 PNG as 30 layers 2.5 GB.
+- A file of a sketch is one the visitor uploaded: a URL in its place is refused, never fetched (Gradio
+  downloads it into its cache, 300 MB a request, outside the upload guard).
 - The pad's blob store (Gradio's `accept_blobs`, which anyone can call) keeps at most MAX_BLOB_BYTES
   per image, layer indices under MAX_LAYERS, BLOB_CLIENT_MB / BLOB_SERVER_MB held and
   BLOB_CLIENT_IDS / BLOB_SERVER_IDS sketches waiting, and frees what no prediction asked for within
@@ -18,6 +20,7 @@ from io import BytesIO
 import gradio as gr
 from fastapi import HTTPException
 from gradio.components.base import server
+from gradio_client.utils import is_http_url_like
 from gradio.components.image_editor import EditorData, EditorDataBlobs
 from gradio.data_classes import FileData
 from PIL import Image
@@ -93,6 +96,16 @@ class Sketchpad(gr.Sketchpad):
         except Exception as e:      # noqa: BLE001
             raise gr.Error(f"The drawing could not be read as an image ({type(e).__name__}). {UNREADABLE}") from None
 
+    # --- no fetching for the visitor -------------------------------------------------------------
+
+    def move_resource_to_block_cache(self, url_or_file_path):
+        _refuse_url(url_or_file_path)
+        return super().move_resource_to_block_cache(url_or_file_path)
+
+    async def async_move_resource_to_block_cache(self, url_or_file_path):
+        _refuse_url(url_or_file_path)
+        return await super().async_move_resource_to_block_cache(url_or_file_path)
+
     # --- the blob store ---------------------------------------------------------------------------
 
     @server
@@ -160,6 +173,11 @@ class Sketchpad(gr.Sketchpad):
             time.sleep(BLOB_TTL / 4)
             with self._blob_lock:
                 self._expire(time.monotonic())
+
+
+def _refuse_url(path) -> None:
+    if is_http_url_like(str(path or "")):
+        raise gr.Error(f"This server reads drawings uploaded to it, not fetched from a URL. {UNREADABLE}")
 
 
 def _header_size(image: FileData | bytes) -> tuple[int, int]:
