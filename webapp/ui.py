@@ -14,8 +14,8 @@ from train import TrainConfig
 
 from .draw import CANVAS
 from .draw.feedback import FeedbackLimits
-from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
-                       picker_update, predict, save_correction)
+from .draw.tab import (BRUSH, CELL, DigitChoice, Picker, blank_sketch, choose_model, confirm_answer, digit_html,
+                       picker_choices, picker_update, predict, save_correction)
 from .guards.bodies import BodyGuard
 from .guards.connections import harden
 from .guards.image_output import AtomicImage
@@ -111,7 +111,7 @@ def build() -> App:
                         digit = gr.HTML(digit_html(None), label=I18N("prediction"), elem_id="answer")
                         with gr.Row(elem_id="correct", visible=collecting):
                             right_btn = gr.Button(I18N("feedback.right"), size="sm", scale=0, min_width=90)
-                            correction = gr.Radio(list(range(10)), label=I18N("feedback.wrong"), scale=4)
+                            correction = DigitChoice(list(range(10)), label=I18N("feedback.wrong"), scale=4)
                         kept = gr.Markdown(I18N("feedback.note"), elem_id="kept", visible=collecting)
                         hint = gr.Markdown(I18N("hint.empty"), label=I18N("hint"), elem_id="hint")
                         probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),

@@ -11,7 +11,8 @@ from mnist_model import CheckpointError, ImageError
 from ..i18n import error_text, lang_of, text
 from ..training.runs import DEFAULT_KEY, ModelEntry, list_models, shown
 from . import CANVAS
-from .feedback import FeedbackRefused
+from ..guards.upload_guard import client_key
+from .feedback import FeedbackRefused, digit_label
 from .feedback_sync import store
 from .recognizers import Recognizers
 
@@ -84,6 +85,22 @@ class Picker(gr.Dropdown):
         return super().preprocess(payload)
 
 
+class DigitChoice(gr.Radio):
+    """The correction's digits. Gradio's Radio refuses a choice given as the string "7" (its API info
+    lists the digits as strings) and quotes a refused value whole; this one passes any value on, and
+    save_correction accepts 0-9 as ints or digit strings and refuses the rest in the visitor's language,
+    quoted cut short."""
+
+    def get_block_name(self) -> str:
+        return "radio"          # drawn by Radio's frontend (see Sketchpad.get_block_name)
+
+    def preprocess(self, payload):
+        return payload
+
+    def api_info(self) -> dict:
+        return {"enum": list(range(10)), "title": "Digit", "type": "integer"}
+
+
 def model_label(entry: ModelEntry, lang: str) -> str:
     """A picker label such as "app-20250101-120000 · 3 epochs · test 97.12%"."""
     parts = [entry.name or text(lang, "model.shipped")]
@@ -118,11 +135,14 @@ def choose_model(choice: str, current: str, request: gr.Request | None = None) -
     return choice, gr.Dropdown()
 
 
-def save_correction(sketch: dict | None, label: int | None, model_key: str, request: gr.Request) -> tuple[str, None]:
-    """Keep the drawing with the digit the visitor says it is, and the answer the app gave (so misreads
-    can be counted). Returns the visitor's message and a cleared choice; a refusal is a gr.Error."""
-    if label is None:
-        raise gr.Error(text(lang_of(request), "feedback.label", label=label))
+def save_correction(sketch: dict | None, label, model_key: str, request: gr.Request) -> tuple[str, None]:
+    """Keep the drawing with the digit the visitor says it is (0-9, an int or a digit string), and the
+    answer the app gave (so misreads can be counted). Returns the visitor's message and a cleared choice;
+    a refusal is a gr.Error."""
+    try:
+        label = digit_label(label)
+    except FeedbackRefused as e:
+        raise gr.Error(text(lang_of(request), e.key, **e.values)) from None
     return _keep(sketch, label, model_key, request), None
 
 
@@ -138,7 +158,8 @@ def _keep(sketch: dict | None, label: int | None, model_key: str, request: gr.Re
         if answer is None:
             raise FeedbackRefused("feedback.empty")
         return store().add(sketch, answer if label is None else label, predicted=answer, model=model_key,
-                           session=request.session_hash or "", lang=lang)
+                           session=request.session_hash or "", lang=lang,
+                           address=client_key(request.headers, request.client.host if request.client else ""))
     except FeedbackRefused as e:
         raise gr.Error(text(lang, e.key, **e.values)) from None
     except (ImageError, CheckpointError) as e:
