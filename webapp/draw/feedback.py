@@ -131,7 +131,7 @@ class FeedbackStore:
                 if not self._fits(size):
                     raise FeedbackRefused("feedback.full")
             _write_atomic(self.folder / name, png.getvalue())
-            _end_last_line(self.folder / METADATA)
+            mend_last_line(self.folder / METADATA)
             _append_line(self.folder / METADATA, line)
             self.items, self.bytes = self.items + 1, self.bytes + size
         return text(lang, "feedback.kept", label=label)
@@ -169,7 +169,7 @@ def digit_label(label) -> int:
     return label
 
 
-def _end_last_line(path: Path) -> None:
+def mend_last_line(path: Path) -> None:
     """Before an append: a last line without its newline (a hand edit, a writer killed mid-line) would
     swallow the next item. A whole JSON object gets its newline; a fragment is cut off, with a log line."""
     try:
