@@ -18,6 +18,7 @@ import time
 from io import BytesIO
 
 import gradio as gr
+import numpy as np
 from fastapi import HTTPException
 from gradio.components.base import server
 from gradio_client.utils import is_http_url_like
@@ -25,7 +26,7 @@ from gradio.components.image_editor import EditorData, EditorDataBlobs
 from gradio.data_classes import FileData
 from PIL import Image
 
-from mnist_model.preprocess import FORMATS
+from mnist_model.preprocess import FORMATS, MAX_SIDE, upright
 
 from .limits import (BLOB_CLIENT_IDS, BLOB_CLIENT_MB, BLOB_SERVER_IDS, BLOB_SERVER_MB, BLOB_TTL, MAX_BLOB_BYTES,
                      MAX_LAYERS, MAX_PIXELS, MAX_SKETCH_PIXELS)
@@ -80,9 +81,10 @@ class Sketchpad(gr.Sketchpad):
         for image in images:
             if image is not None:
                 width, height = _header_size(image)
-                if width * height > MAX_PIXELS:
+                if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
                     raise gr.Error(f"The image is {width} x {height} pixels; this server reads drawings of up "
-                                   f"to {MAX_PIXELS / 1e6:.1f} megapixels. Send a smaller image.")
+                                   f"to {MAX_PIXELS / 1e6:.1f} megapixels and {MAX_SIDE:,} pixels a side. "
+                                   f"Send a smaller image.")
                 total += width * height
         if total > MAX_SKETCH_PIXELS:
             raise gr.Error(f"The drawing's images have {total / 1e6:.1f} megapixels in all; this server reads up "
@@ -90,7 +92,9 @@ class Sketchpad(gr.Sketchpad):
 
     def convert_and_format_image(self, file: FileData | bytes | None, flatten_on_white: bool = False):
         try:
-            return super().convert_and_format_image(file, flatten_on_white)
+            image = super().convert_and_format_image(file, flatten_on_white)
+            # Gradio's editor ignores EXIF orientation: a phone photo taken upside down was read so.
+            return upright(image, _orientation(file)) if isinstance(image, np.ndarray) and file else image
         # The header was read in preprocess; decoding the pixels of a damaged file can still fail in
         # any way PIL's decoders can.
         except Exception as e:      # noqa: BLE001
@@ -178,6 +182,12 @@ class Sketchpad(gr.Sketchpad):
 def _refuse_url(path) -> None:
     if is_http_url_like(str(path or "")):
         raise gr.Error(f"This server reads drawings uploaded to it, not fetched from a URL. {UNREADABLE}")
+
+
+def _orientation(image: FileData | bytes) -> int:
+    """The EXIF orientation (1-8) in the image's header; 1 (upright) when it has none."""
+    with Image.open(image.path if isinstance(image, FileData) else BytesIO(image), formats=FORMATS) as header:
+        return header.getexif().get(274, 1)
 
 
 def _header_size(image: FileData | bytes) -> tuple[int, int]:
