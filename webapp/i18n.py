@@ -169,6 +169,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                               "Это уже {limit} рисунков за час с вашего адреса; спасибо, попробуйте позже."),
     "feedback.busy": ("Many drawings are being saved right now; try again in a minute.",
                       "Сейчас сохраняется много рисунков; попробуйте через минуту."),
+    "model.not_listed": ("No model {name} in the list; pick one from it.",
+                         "Модели {name} нет в списке; выберите из него."),
 }
 
 I18N = gr.I18n(**{lang: {key: pair[i] for key, pair in STRINGS.items()} for i, lang in enumerate(LANGS)})

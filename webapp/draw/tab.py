@@ -74,15 +74,14 @@ def predict(sketch: dict | None, model_key: str,
 
 class Picker(gr.Dropdown):
     """The model picker. Gradio's Dropdown quotes a value it does not list whole, with every choice, in
-    its error and the log: a visitor's 30 MB value came back 30 MB long. This one quotes it cut short."""
+    its error and the log: a visitor's 30 MB value came back 30 MB long. This one passes any value on
+    to choose_model, which refuses one not listed in the visitor's language, quoted cut short."""
 
     def get_block_name(self) -> str:
         return "dropdown"       # drawn by Dropdown's frontend (see Sketchpad.get_block_name)
 
     def preprocess(self, payload):
-        if payload is not None and payload not in [value for _, value in self.choices]:
-            raise gr.Error(f"No model {html.escape(shown(payload))} in the list; pick one from it.")
-        return super().preprocess(payload)
+        return payload
 
 
 class DigitChoice(gr.Radio):
@@ -126,6 +125,8 @@ def choose_model(choice: str, current: str, request: gr.Request | None = None) -
     """The picker's choice into this visitor's state, which /predict reads (the API takes only the sketch).
     A file that does not load (deleted, damaged, replaced by something else since it was listed) is
     refused with a warning: the visitor keeps `current` and the picker is reset to it."""
+    if not isinstance(choice, str) or choice not in {key for _, key in picker_choices()}:
+        raise gr.Error(text(lang_of(request), "model.not_listed", name=html.escape(shown(choice))))
     try:
         recognizers.get(choice)
     except CheckpointError as e:
