@@ -17,7 +17,7 @@ from .draw.feedback import FeedbackLimits
 from .draw.tab import (BRUSH, CELL, DigitChoice, Picker, blank_sketch, choose_model, confirm_answer, digit_html,
                        picker_choices, picker_update, predict, save_correction)
 from .guards.bodies import BodyGuard
-from .guards.connections import harden
+from .guards.connections import use_guarded_protocol
 from .guards.image_output import AtomicImage
 from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
                             UPLOAD_MB_PER_MINUTE, training_allowed)
@@ -208,13 +208,12 @@ def build() -> App:
 def launch(app: App, share: bool = False) -> None:
     """Serve `app` with this server's limits (webapp.guards.limits)."""
     torch.set_num_threads(TORCH_THREADS)
+    use_guarded_protocol()      # before Gradio starts uvicorn: from the first connection
     uploads = UploadGuard(cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
                           cache_max_mb=CACHE_MAX_MB)
     app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
                       app_kwargs={"middleware": [Middleware(ClosedRoutes), Middleware(BodyGuard, uploads=uploads)]},
                       prevent_thread_lock=True)
-    # Gradio starts uvicorn with none of these settable; they take effect for every connection from here.
-    harden(app.blocks.server)
     configure_logging()
     if training_allowed():
         # Once the server answers, in the background: the first prediction need not wait for MNIST, the

@@ -1,7 +1,7 @@
-"""Sockets a slow or greedy client cannot hold: uvicorn's connection, header and keep-alive limits, set
-on the server Gradio starts. Gradio builds uvicorn's Config itself and passes none of these; uvicorn
-reads them for each new connection, so they are set on the running server's config before the app is
-announced. Without them 4,000 connections that never finished their headers were held with no time
+"""Sockets a slow or greedy client cannot hold: uvicorn's connection, header and keep-alive limits, in
+a protocol class of its own. Gradio builds uvicorn's Config itself and passes none of these, so the
+class is registered as uvicorn's HTTP protocol before Gradio starts the server, and sets them on each
+connection. Without them 4,000 connections that never finished their headers were held with no time
 limit, and two addresses reached the process's file limit, after which nobody got an answer.
 
 - At most MAX_CONNECTIONS open at once, ADDRESS_CONNECTIONS from one address (where the socket's peer
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 
 import h11
+from uvicorn.config import HTTP_PROTOCOLS
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -24,9 +25,18 @@ from .upload_guard import trusts_forwarded
 
 
 class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a cap on open connections and a time limit on each request's headers."""
+    """uvicorn's h11 protocol with this module's limits, a cap on open connections and a time limit on
+    each request's headers."""
 
     header_timer: asyncio.TimerHandle | None = None
+
+    def __init__(self, config, server_state, app_state, _loop=None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.limit_concurrency = MAX_CONNECTIONS        # uvicorn answers 503 to requests past it
+        self.timeout_keep_alive = KEEP_ALIVE_SECONDS
+        self.conn = h11.Connection(h11.SERVER, MAX_HEADER_BYTES)
+        if isinstance(self.app, ProxyHeadersMiddleware):
+            self.app = self.app.app
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)
@@ -34,6 +44,7 @@ class GuardedH11Protocol(H11Protocol):
         from_address = (sum(1 for c in self.connections if c.client and c.client[0] == address)
                         if address and not trusts_forwarded() else 0)
         if len(self.connections) > MAX_CONNECTIONS or from_address > ADDRESS_CONNECTIONS:
+            self.connections.discard(self)      # at once: uvicorn forgets it only when the close completes
             transport.close()
             return
         self._await_headers()
@@ -59,13 +70,7 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-def harden(server) -> None:
-    """Set this module's limits on `server`, the uvicorn Server that Gradio's launch() started."""
-    config = server.config
-    config.http_protocol_class = GuardedH11Protocol
-    config.limit_concurrency = MAX_CONNECTIONS      # uvicorn answers 503 to requests past it
-    config.timeout_keep_alive = KEEP_ALIVE_SECONDS
-    config.h11_max_incomplete_event_size = MAX_HEADER_BYTES
-    config.proxy_headers = False
-    if isinstance(config.loaded_app, ProxyHeadersMiddleware):
-        config.loaded_app = config.loaded_app.app
+def use_guarded_protocol() -> None:
+    """Make GuardedH11Protocol the HTTP protocol of every uvicorn server this process starts from now
+    ("auto" is what Gradio's Config asks for; uvicorn takes a class where it expects its import path)."""
+    HTTP_PROTOCOLS["auto"] = HTTP_PROTOCOLS["h11"] = GuardedH11Protocol
