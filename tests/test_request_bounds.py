@@ -4,6 +4,7 @@ say, a size declared and never sent holds nothing, slow or greedy sockets are cu
 visitor is still answered."""
 from __future__ import annotations
 
+import logging
 import socket
 import time
 
@@ -14,6 +15,7 @@ from gradio_client import Client
 from harness.app_driver import serve_app_process, still_serving
 from harness.hostile import PeakRss, tree_mb
 from webapp.guards.limits import HEADER_SECONDS
+from webapp.guards.log_limit import RateLimit
 
 ADDRESS_CONNECTIONS = 20
 
@@ -162,3 +164,12 @@ def test_behind_a_proxy_the_address_it_appends_is_the_client(tmp_path):
                            headers={"x-forwarded-for": "192.0.2.8"}, timeout=60)
     assert 429 in codes and codes.count(200) <= 6
     assert other.status_code == 200
+
+
+def test_the_log_lets_through_a_bounded_number_of_records_a_minute():
+    limit = RateLimit(per_minute=5)
+    records = [logging.LogRecord("uvicorn.error", logging.ERROR, "", 0, "Too many open files", None, None)
+               for _ in range(1000)]
+    assert sum(limit.filter(r) for r in records) == 5
+    other = logging.LogRecord("webapp.training.runs", logging.INFO, "", 0, "left out", None, None)
+    assert limit.filter(other)              # counted per logger: one flood does not silence the others
