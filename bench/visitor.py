@@ -55,6 +55,15 @@ class Caller:
                                         for path in uploaded.json())
         return self.call(endpoint, [{"background": background, "layers": [layer], "composite": composite}, *more])
 
+    def view(self, outputs: list) -> bytes:
+        """The answer's 28 x 28 view (its third output), downloaded as the page does; b"" when it has none."""
+        image = outputs[2]
+        if not image:
+            return b""
+        got = self.http.get(image["url"])
+        got.raise_for_status()
+        return got.content
+
     def close(self) -> None:
         self.http.close()
 

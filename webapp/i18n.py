@@ -93,8 +93,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "Сохранено как {label}. Спасибо: исправленные рисунки обучают следующие модели."),
     "feedback.empty": ("Nothing to save: the canvas is empty. Draw a digit first.",
                        "Нечего сохранять: холст пуст. Сначала нарисуйте цифру."),
-    "feedback.label": ("The label must be one digit, 0 to 9; got {label!r}.",
-                       "Метка должна быть одной цифрой от 0 до 9, получено {label!r}."),
+    "feedback.label": ("The label must be one digit, 0 to 9; got {label}.",
+                       "Метка должна быть одной цифрой от 0 до 9, получено {label}."),
     "feedback.rate": ("That is {limit} drawings in a minute from you; wait a moment and try again.",
                       "Это уже {limit} рисунков от вас за минуту; подождите немного и попробуйте снова."),
     "feedback.full": ("This server's collection of drawings is full; nothing was saved. Thank you all the same.",
@@ -284,6 +284,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "inside.empty": ("Draw a digit to look inside the network.", "Нарисуйте цифру, чтобы заглянуть внутрь сети."),
     "inside.no_unit": ("There is no unit {unit} in that layer: pick a whole number from 0 to {last}.",
                        "В этом слое нет нейрона {unit}: выберите целое число от 0 до {last}."),
+    # A public server, part two: corrections bounded per address and server-wide
+    "feedback.rate.address": ("That is {limit} drawings in an hour from your address; thank you, and try again later.",
+                              "Это уже {limit} рисунков за час с вашего адреса; спасибо, попробуйте позже."),
+    "feedback.busy": ("Many drawings are being saved right now; try again in a minute.",
+                      "Сейчас сохраняется много рисунков; попробуйте через минуту."),
+    "model.not_listed": ("No model {name} in the list; pick one from it.",
+                         "Модели {name} нет в списке; выберите из него."),
 }
 
 I18N = gr.I18n(**{lang: {key: pair[i] for key, pair in STRINGS.items()} for i, lang in enumerate(LANGS)})

@@ -16,10 +16,15 @@ from .draw import CANVAS
 from .draw.feedback import FeedbackLimits
 from .draw.look_inside import INSIDE_CSS, LookInside, explain_data
 from .draw.personal import Handwriting
-from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, end_session,
-                       forget, personal, picker_choices, picker_update, predict, save_correction, settle)
+from .draw.tab import (BRUSH, CELL, DigitChoice, Picker, blank_sketch, choose_model, confirm_answer, digit_html,
+                       end_session, forget, personal, picker_choices, picker_update, predict, save_correction, settle)
+from .guards.bodies import BodyGuard
+from .guards.connections import use_guarded_protocol
+from .guards.image_output import AtomicImage
 from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
                             UPLOAD_MB_PER_MINUTE, training_allowed)
+from .guards.log_limit import configure_logging
+from .guards.routes import ClosedRoutes
 from .guards.sketchpad import Sketchpad
 from .guards.upload_guard import UploadGuard
 from .i18n import I18N, lang_of, text
@@ -90,6 +95,7 @@ class App:
 
 
 def build() -> App:
+    configure_logging()     # before the runs folder is listed
     on_space = bool(os.environ.get("SPACE_ID"))   # Hugging Face sets SPACE_ID in every Space's environment
     collecting = FeedbackLimits.from_env().max_items > 0
     with gr.Blocks(title="Handwritten digits", delete_cache=CACHE_CLEANUP) as demo:
@@ -114,7 +120,7 @@ def build() -> App:
                         reader = gr.Markdown("", elem_id="personal")
                         with gr.Row(elem_id="correct", visible=collecting):
                             right_btn = gr.Button(I18N("feedback.right"), size="sm", scale=0, min_width=90)
-                            correction = gr.Radio(list(range(10)), label=I18N("feedback.wrong"), scale=4)
+                            correction = DigitChoice(list(range(10)), label=I18N("feedback.wrong"), scale=4)
                         kept = gr.Markdown(I18N("feedback.note"), elem_id="kept", visible=collecting)
                         with gr.Row(elem_id="forget", visible=collecting):
                             gr.Markdown(I18N("personal.note"))
@@ -122,8 +128,8 @@ def build() -> App:
                         hint = gr.Markdown(I18N("hint.empty"), label=I18N("hint"), elem_id="hint")
                         probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),
                                                  show_heading=False, elem_id="probabilities")
-                        seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
-                                        buttons=[], elem_id="seen", height=SIDE * CELL + 48)
+                        seen = AtomicImage(label=I18N("seen"), type="numpy", format="png", interactive=False,
+                                           buttons=[], elem_id="seen", height=SIDE * CELL + 48)
                         read_by = gr.JSON(visible=False, label=I18N("personal.read_by"))
                 look = LookInside()
                 # /explain, for API clients only: the model key's hidden box triggers it (the page has the view above)
@@ -174,8 +180,8 @@ def build() -> App:
                                                 **plot_titles("en", "probe.title", "probe.axis", "axis.digit"))
                         probe_line = gr.Markdown(I18N("probe.none"), label=I18N("probe.readings"))
                     with gr.Column(scale=3):
-                        weights = gr.Image(label=I18N("weights"), type="pil", format="png", interactive=False,
-                                           buttons=[], elem_id="weights", height=330)
+                        weights = AtomicImage(label=I18N("weights"), type="pil", format="png",
+                                              interactive=False, buttons=[], elem_id="weights", height=330)
                 result = gr.Markdown(label=I18N("result"))
                 use_btn = gr.Button(I18N("use"), visible=False)
                 with gr.Row():
@@ -237,8 +243,7 @@ def build() -> App:
         remove_btn.click(remove_run, [runs, runs_pick], [runs, *plots, runs_table, runs_shown, runs_pick],
                          api_visibility="private").then(**recolouring)
         look.follow(use_run_btn.click(use_run, [runs, runs_pick, model_key], [model_key, picker, tabs],
-                                      api_visibility="private").then(predict, [sketch, model_key], shown,
-                                                                     api_visibility="private", **predicting))
+                                      api_visibility="private").then(predict, reading, shown, **again))
         runs.change(runs_data, runs, runs_json, api_name="runs")
         # The page's own address goes in front of the query the server makes, and the link to the clipboard.
         link_btn.click(settings_link, [], link_box, inputs_kwargs=settings, api_visibility="private").then(
@@ -254,10 +259,13 @@ def build() -> App:
 def launch(app: App, share: bool = False) -> None:
     """Serve `app` with this server's limits (webapp.guards.limits)."""
     torch.set_num_threads(TORCH_THREADS)
-    guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
-                       cache_max_mb=CACHE_MAX_MB)
+    use_guarded_protocol()      # before Gradio starts uvicorn: from the first connection
+    uploads = UploadGuard(cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
+                          cache_max_mb=CACHE_MAX_MB)
     app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
-                      app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
+                      app_kwargs={"middleware": [Middleware(ClosedRoutes), Middleware(BodyGuard, uploads=uploads)]},
+                      prevent_thread_lock=True)
+    configure_logging()
     if FeedbackLimits.from_env().max_items > 0:
         personal.warm()          # the replay digits read on the adaptation thread, before the first correction
     if training_allowed():

@@ -12,7 +12,8 @@ from train import DataError
 from ..i18n import error_text, lang_of, text
 from ..training.runs import DEFAULT_KEY, ModelEntry, list_models, quoted
 from . import CANVAS
-from .feedback import FeedbackRefused
+from ..guards.upload_guard import client_key
+from .feedback import FeedbackRefused, digit_label
 from .feedback_sync import store
 from .personal import WAIT_SECONDS, Handwriting, PersonalModels
 from .recognizers import Recognizers
@@ -117,15 +118,30 @@ def predict(sketch: dict | None, model_key: str, hand: Handwriting | None = None
 
 class Picker(gr.Dropdown):
     """The model picker. Gradio's Dropdown quotes a value it does not list whole, with every choice, in
-    its error and the log, however long a visitor made it. This one quotes it cut short."""
+    its error and the log: a visitor's 30 MB value came back 30 MB long. This one passes any value on
+    to choose_model, which refuses one not listed in the visitor's language, quoted cut short."""
 
     def get_block_name(self) -> str:
         return "dropdown"       # drawn by Dropdown's frontend (see Sketchpad.get_block_name)
 
     def preprocess(self, payload):
-        if payload is not None and payload not in [value for _, value in self.choices]:
-            raise gr.Error(f"No model {html.escape(quoted(payload))} in the list; pick one from it.")
-        return super().preprocess(payload)
+        return payload
+
+
+class DigitChoice(gr.Radio):
+    """The correction's digits. Gradio's Radio refuses a choice given as the string "7" (its API info
+    lists the digits as strings) and quotes a refused value whole; this one passes any value on, and
+    save_correction accepts 0-9 as ints or digit strings and refuses the rest in the visitor's language,
+    quoted cut short."""
+
+    def get_block_name(self) -> str:
+        return "radio"          # drawn by Radio's frontend (see Sketchpad.get_block_name)
+
+    def preprocess(self, payload):
+        return payload
+
+    def api_info(self) -> dict:
+        return {"enum": list(range(10)), "title": "Digit", "type": "integer"}
 
 
 def model_label(entry: ModelEntry, lang: str) -> str:
@@ -153,6 +169,8 @@ def choose_model(choice: str, current: str, request: gr.Request | None = None) -
     """The picker's choice into this visitor's state, which /predict reads (the API takes only the sketch).
     A file that does not load (deleted, damaged, replaced by something else since it was listed) is
     refused with a warning: the visitor keeps `current` and the picker is reset to it."""
+    if not isinstance(choice, str) or choice not in {key for _, key in picker_choices()}:
+        raise gr.Error(text(lang_of(request), "model.not_listed", name=html.escape(quoted(choice))))
     try:
         recognizers.get(choice)
     except CheckpointError as e:
@@ -162,13 +180,16 @@ def choose_model(choice: str, current: str, request: gr.Request | None = None) -
     return choice, gr.Dropdown()
 
 
-def save_correction(sketch: dict | None, label: int | None, model_key: str, hand: Handwriting | None,
+def save_correction(sketch: dict | None, label, model_key: str, hand: Handwriting | None,
                     request: gr.Request) -> tuple[str, None, Handwriting]:
-    """Keep the drawing with the digit the visitor says it is, and the answer the app gave (so misreads
-    can be counted), and teach it to the visitor's own model. Returns the visitor's message, a cleared
-    choice and their handwriting with this digit; a refusal is a gr.Error and changes nothing."""
-    if label is None:
-        raise gr.Error(text(lang_of(request), "feedback.label", label=label))
+    """Keep the drawing with the digit the visitor says it is (0-9, an int or a digit string), and the
+    answer the app gave (so misreads can be counted), and teach it to the visitor's own model. Returns
+    the visitor's message, a cleared choice and their handwriting with this digit; a refusal is a
+    gr.Error and changes nothing."""
+    try:
+        label = digit_label(label)
+    except FeedbackRefused as e:
+        raise gr.Error(text(lang_of(request), e.key, **e.values)) from None
     message, hand = _keep(sketch, label, model_key, hand, request)
     return message, None, hand
 
@@ -195,7 +216,8 @@ def _keep(sketch: dict | None, label: int | None, model_key: str, hand: Handwrit
             p.image28[None])[0].argmax())
         label = answer if label is None else label
         message = store().add(sketch, label, predicted=answer, model=model_key,
-                              session=session_of(request), lang=lang)
+                              session=session_of(request), lang=lang,
+                              address=client_key(request.headers, request.client.host if request.client else ""))
     except FeedbackRefused as e:
         raise gr.Error(text(lang, e.key, **e.values)) from None
     except (ImageError, CheckpointError) as e:
