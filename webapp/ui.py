@@ -204,8 +204,13 @@ def launch(app: App, share: bool = False) -> None:
     torch.set_num_threads(TORCH_THREADS)
     guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
                        cache_max_mb=CACHE_MAX_MB)
+    # quiet: Gradio's own startup lines tell a script's author to set `share=True` in launch(); this
+    # app's visitor runs `python app.py --share` instead, so the lines are printed here.
     app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
-                      app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
+                      app_kwargs={"middleware": [guard]}, prevent_thread_lock=True, quiet=True)
+    print(f"* Running on local URL:  {app.blocks.local_url}", flush=True)
+    print(f"* Running on public URL: {app.blocks.share_url}" if app.blocks.share_url else
+          "* For a public link as well, run `python app.py --share`.", flush=True)
     if training_allowed():
         # Once the server answers, in the background: the first prediction need not wait for MNIST, the
         # training process and the style copies, which the first Train then finds ready.
