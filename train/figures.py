@@ -26,8 +26,13 @@ def weight_grid(first_layer: np.ndarray, columns: int = GRID_COLUMNS) -> np.ndar
     return (grid * 255).round().astype(np.uint8)
 
 
+def article(digit: int) -> str:
+    """The English article before a digit's name: "a 7", "an 8"."""
+    return "an" if digit == 8 else "a"
+
+
 def misread_caption(m: Misread) -> str:
-    return f"a {m.label}, read as {m.predicted} ({m.confidence:.0%})"
+    return f"{article(m.label)} {m.label}, read as {m.predicted} ({m.confidence:.0%})"
 
 
 def confusion_figure(confusion: list[list[int]], words: dict[str, str] | None = None):
@@ -50,7 +55,7 @@ def confusion_figure(confusion: list[list[int]], words: dict[str, str] | None = 
     ax.set(xticks=range(10), yticks=range(10), xlabel=words["predicted"], ylabel=words["true"],
            title=words["title"].format(right=int(counts.trace()), total=int(counts.sum())))
     fig.colorbar(image, ax=ax, shrink=0.8, label=words["digits"])
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.94))   # a strip above the title: the page lays its label over the top edge
     return fig
 
 

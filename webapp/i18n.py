@@ -15,10 +15,10 @@ FALLBACK = "en"
 STRINGS: dict[str, tuple[str, str]] = {
     # Layout: resolved in the browser (I18N)
     "intro": ("# Handwritten digit recognizer\nDraw a digit and a small neural network (an MLP trained on MNIST "
-              "and real pen-drawn digits) reads it as you draw. In the Train tab, train your own and watch it "
-              "learn.",
+              "and real pen-drawn digits) reads it after each stroke. In the Train tab, train your own and watch "
+              "it learn.",
               "# Распознавание рукописных цифр\nНарисуйте цифру, и небольшая нейросеть (MLP, обученная на MNIST "
-              "и настоящих цифрах, написанных пером) прочтёт её прямо во время рисования. Во вкладке «Обучение» "
+              "и настоящих цифрах, написанных пером) прочтёт её после каждого штриха. Во вкладке «Обучение» "
               "можно обучить свою сеть и посмотреть, как она учится."),
     "tab.draw": ("Draw", "Рисовать"),
     "tab.train": ("Train", "Обучение"),
@@ -44,7 +44,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "epochs": ("Epochs (passes over the 55,000 training digits)", "Эпохи (проходы по 55 000 обучающих цифр)"),
     "batch_size": ("Batch size (digits per step)", "Размер батча (цифр за шаг)"),
     "lr": ("Learning rate (Adam, initial)", "Скорость обучения (Adam, начальная)"),
-    "seed": ("Seed (same seed, same result)", "Seed (тот же seed, тот же результат)"),
+    "seed": ("Seed (same seed, same result)", "Зерно случайности (то же зерно, тот же результат)"),
     "lr_factor": ("LR factor (applied when valid loss stalls)",
                   "Множитель скорости (когда валидационная ошибка перестаёт падать)"),
     "lr_patience": ("LR patience (epochs without improvement)", "Терпение (эпох без улучшения)"),
@@ -112,7 +112,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "confusion.true": ("true digit", "верная цифра"),
     "confusion.title": ("Test digits: {right:,} of {total:,} right", "Тестовые цифры: верно {right:,} из {total:,}"),
     "confusion.digits": ("digits", "цифр"),
-    "misread.caption": ("a {label}, read as {predicted} ({p:.0%})", "{label}, прочитана как {predicted} ({p:.0%})"),
+    "misread.caption": ("{article} {label}, read as {predicted} ({p:.0%})", "{label}, прочитана как {predicted} ({p:.0%})"),
     "digit.empty": ("draw a digit", "нарисуйте цифру"),
     "digit.sure": ("{p:.0%} sure", "уверенность {p:.0%}"),
     "hint.empty": ("The canvas is empty: draw one digit, 0 to 9, large and centred. The answer updates after "
@@ -164,6 +164,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lib.TrainingDied": ("{detail}", "Обучение прервалось: {detail}"),
     "lib.OverServerLimit": ("{detail}", "Сервер не возьмётся за это обучение: {detail}"),
     "lib.DataError": ("{detail}", "MNIST недоступен: {detail}"),
+    # Gradio's own footer texts that its Russian translation lacks (the keys are Gradio's)
+    "common.runs": ("Runs", "Запуски"),
+    "common.runs_description": ("View runs saved in this browser", "Запуски, сохранённые в этом браузере"),
 }
 
 I18N = gr.I18n(**{lang: {key: pair[i] for key, pair in STRINGS.items()} for i, lang in enumerate(LANGS)})

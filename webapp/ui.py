@@ -14,8 +14,8 @@ from train import TrainConfig
 
 from .draw import CANVAS
 from .draw.feedback import FeedbackLimits
-from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
-                       picker_update, predict, save_correction)
+from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, correctable, digit_html,
+                       picker_choices, picker_update, predict, save_correction)
 from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
                             UPLOAD_MB_PER_MINUTE, training_allowed)
 from .guards.sketchpad import Sketchpad
@@ -36,6 +36,12 @@ CSS = """
 #correct { align-items: center; }
 #kept { font-size: 0.85rem; opacity: 0.75; }
 progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
+/* The misread gallery: as many columns as fit (Gradio's grid keeps its 8 columns of at least 100 px and
+   cuts off the rest), each caption whole, wrapped. The weight grid starts below the label Gradio lays
+   over an image's top edge. */
+#misread .grid-container { grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)) !important; }
+#misread .caption-label { white-space: normal; max-width: 100%; }
+#weights img { padding-top: 2rem; box-sizing: border-box; }
 /* A phone: the pad as wide as the screen and the answer right under it, both on screen without
    scrolling; the columns dissolve so that their parts can be ordered. */
 @media (max-width: 640px) {
@@ -104,8 +110,10 @@ def build() -> App:
                     with gr.Column(scale=2, elem_id="answer-col"):
                         digit = gr.HTML(digit_html(None), label=I18N("prediction"), elem_id="answer")
                         with gr.Row(elem_id="correct", visible=collecting):
-                            right_btn = gr.Button(I18N("feedback.right"), size="sm", scale=0, min_width=90)
-                            correction = gr.Radio(list(range(10)), label=I18N("feedback.wrong"), scale=4)
+                            right_btn = gr.Button(I18N("feedback.right"), size="sm", scale=0, min_width=90,
+                                                  interactive=False)
+                            correction = gr.Radio(list(range(10)), label=I18N("feedback.wrong"), scale=4,
+                                                  interactive=False)
                         kept = gr.Markdown(I18N("feedback.note"), elem_id="kept", visible=collecting)
                         hint = gr.Markdown(I18N("hint.empty"), label=I18N("hint"), elem_id="hint")
                         probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),
@@ -137,7 +145,7 @@ def build() -> App:
                     use_feedback = gr.Checkbox(False, label=I18N("feedback.include.tab"), interactive=False)
                 with gr.Row():
                     train_btn = gr.Button(I18N("train"), variant="primary", interactive=training_allowed())
-                    stop_btn = gr.Button(I18N("stop"), variant="stop")
+                    stop_btn = gr.Button(I18N("stop"), variant="stop", interactive=False)
                 status = gr.Markdown(I18N("no_run"), label=I18N("status"))
                 progress = gr.HTML('<progress value="0" max="1"></progress>', label=I18N("progress"))
                 with gr.Row():
@@ -179,8 +187,12 @@ def build() -> App:
 
         shown = [probabilities, digit, seen, hint]
         predicting = dict(show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
+        # The corrections follow the answer in an event of their own, so that /predict's outputs stay as
+        # API callers know them.
         gr.on([sketch.change, predict_btn.click], predict, [sketch, model_key], shown,
-              api_name="predict", trigger_mode="always_last", **predicting)
+              api_name="predict", trigger_mode="always_last", **predicting).then(
+            correctable, probabilities, [right_btn, correction], api_visibility="private", queue=False,
+            show_progress="hidden")
         picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private").then(
             predict, [sketch, model_key], shown, api_visibility="private", **predicting)
         draw_tab.select(picker_update, model_key, picker, api_visibility="private")
@@ -188,11 +200,14 @@ def build() -> App:
                          concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY)
         right_btn.click(confirm_answer, [sketch, model_key], kept, api_visibility="private", concurrency_id="predict")
         train_tab.select(feedback_checkbox, None, use_feedback, api_visibility="private")
+        # Stop can act from the moment Train is pressed until the run's stream ends, however it ends.
+        train_btn.click(lambda: gr.Button(interactive=True), None, stop_btn, api_visibility="private", queue=False)
         train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed, use_feedback,
                                       sketch],
                         [status, progress, train_plot, epoch_plot, lr_plot, result, use_btn, new_model_key,
                          probe_plot, probe_line, weights, confusion, misread, details],
-                        api_name="train", concurrency_limit=4, show_progress="minimal")
+                        api_name="train", concurrency_limit=4, show_progress="minimal").then(
+            lambda: gr.Button(interactive=False), None, stop_btn, api_visibility="private", queue=False)
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
         use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private").then(
             predict, [sketch, model_key], shown, api_visibility="private", **predicting)

@@ -118,6 +118,12 @@ def choose_model(choice: str, current: str, request: gr.Request | None = None) -
     return choice, gr.Dropdown()
 
 
+def correctable(probabilities: dict | None) -> tuple[gr.Button, gr.Radio]:
+    """✓ Right and the correction radio, usable only while the pad holds a drawing with an answer."""
+    usable = bool(probabilities)
+    return gr.Button(interactive=usable), gr.Radio(interactive=usable)
+
+
 def save_correction(sketch: dict | None, label: int | None, model_key: str, request: gr.Request) -> tuple[str, None]:
     """Keep the drawing with the digit the visitor says it is, and the answer the app gave (so misreads
     can be counted). Returns the visitor's message and a cleared choice; a refusal is a gr.Error."""

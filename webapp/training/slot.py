@@ -67,7 +67,8 @@ class Snapshot:
 
     @property
     def fraction(self) -> float:
-        if self.done is not None:
+        """How much of the run is done: where a stopped run stopped, not a full bar."""
+        if self.done is not None and not self.done.stopped:
             return 1.0
         return self.step / self.total_steps if self.total_steps else 0.0
 

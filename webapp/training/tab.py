@@ -16,7 +16,7 @@ from PIL import Image
 from mnist_model import ImageError, to_mnist
 from train import DataError
 from train.feedback import FeedbackError, read_feedback
-from train.figures import confusion_figure, weight_grid
+from train.figures import article, confusion_figure, weight_grid
 
 from ..draw.feedback import feedback_dir
 from ..draw.tab import picker_update
@@ -58,8 +58,11 @@ def views(snap: Snapshot, lang: str) -> tuple:
     key = (len(snap.epochs), snap.done is not None, lang)
     if key in snap.drawn:
         return snap.drawn[key]
-    valid = frame([{"epoch": r["epoch"], "valid_loss": r["valid_loss"]} for r in snap.epochs],
-                  epoch=float, valid_loss=float)
+    # Axes with room around the points: on the data's own range the first and last point are cut in half.
+    losses = [r["valid_loss"] for r in snap.epochs]
+    valid = gr.ScatterPlot(frame([{"epoch": r["epoch"], "valid_loss": r["valid_loss"]} for r in snap.epochs],
+                                 epoch=float, valid_loss=float),
+                           x_lim=[0.5, snap.config.epochs + 0.5], y_lim=[0, 1.1 * max(losses, default=1.0)])
     # The learning rate each epoch trained with: the initial one, then the scheduler's after each epoch.
     lrs = frame([{"epoch": 0.0, "lr": snap.config.lr}] + [{"epoch": r["epoch"], "lr": r["lr"]} for r in snap.epochs],
                 epoch=float, lr=float)
@@ -86,7 +89,8 @@ def views(snap: Snapshot, lang: str) -> tuple:
         words = {w: text(lang, f"confusion.{w}") for w in ("predicted", "true", "digits")}
         words["title"] = text(lang, "confusion.title", right=int(counts.trace()), total=int(counts.sum()))
         confusion = confusion_figure(done.confusion, words)
-    gallery = [(m.image, text(lang, "misread.caption", label=m.label, predicted=m.predicted, p=m.confidence))
+    gallery = [(m.image, text(lang, "misread.caption", article=article(m.label), label=m.label, predicted=m.predicted,
+                              p=m.confidence))
                for m in done.misread] if done is not None else []
     result = (valid, lrs, bars, line, grid, confusion, gallery, details(snap))
     snap.drawn = {key: result}
