@@ -164,6 +164,62 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lib.TrainingDied": ("{detail}", "Обучение прервалось: {detail}"),
     "lib.OverServerLimit": ("{detail}", "Сервер не возьмётся за это обучение: {detail}"),
     "lib.DataError": ("{detail}", "MNIST недоступен: {detail}"),
+    # Help for learners: each Train control's `info=` (keyed by TrainConfig's field name) and the
+    # collapsible "what am I looking at"
+    "help.epochs": ("More epochs: more learning, and more time; past a point the valid loss stops falling.",
+                    "Больше эпох: больше обучения и больше времени; с какого-то момента ошибка на валидации "
+                    "перестаёт падать."),
+    "help.batch_size": ("Digits averaged into each step. Larger: fewer, steadier steps; smaller: more, noisier ones.",
+                        "Сколько цифр усредняется в одном шаге. Больше: шагов меньше и они ровнее; меньше: шагов "
+                        "больше и они шумнее."),
+    "help.lr": ("How far each step moves the weights. Too large: the loss jumps or stops falling; too small: it "
+                "falls slowly.",
+                "Насколько каждый шаг сдвигает веса. Слишком большая: ошибка скачет или перестаёт падать; "
+                "слишком маленькая: падает медленно."),
+    "help.lr_factor": ("When the valid loss stops improving, the learning rate is multiplied by this.",
+                       "Когда ошибка на валидации перестаёт улучшаться, скорость обучения умножается на это "
+                       "число."),
+    "help.lr_patience": ("Epochs without a better valid loss before the learning rate is cut (0: cut at once).",
+                         "Сколько эпох без улучшения ошибки на валидации ждать, прежде чем уменьшить скорость "
+                         "(0: сразу)."),
+    "help.augment": ("Trains on digits randomly turned, slanted, resized and thickened, so that it reads "
+                     "handwriting beyond MNIST's.",
+                     "Обучает на цифрах, случайно повёрнутых, наклонённых, уменьшенных и утолщённых, чтобы сеть "
+                     "читала не только почерк MNIST."),
+    "help.seed": ("Fixes the random choices (first weights, batch order): the same seed gives the same run.",
+                  "Задаёт случайные выборы (начальные веса, порядок батчей): то же зерно даёт то же обучение."),
+    "help.title": ("What am I looking at?", "Что я вижу?"),
+    "help.body": ("**Train loss**: how wrong the network is on the digits it learns from (cross-entropy; 2.3 is a "
+                  "blind guess among ten digits, 0 is always right and sure). **Valid loss**: the same on 5,000 "
+                  "digits it never trains on, once per epoch: the honest measure. **Learning rate**: the size of "
+                  "each step; it is cut when the valid loss stalls.\n\n"
+                  "- **A good run**: both losses fall fast, then slowly, and the valid loss levels off near the "
+                  "train loss.\n"
+                  "- **Overfitting**: the train loss keeps falling while the valid loss turns up: the network "
+                  "learns its training digits by heart. Fewer epochs or augmentation help.\n"
+                  "- **Learning rate too large** (try 0.1): the train loss jumps about or stays high, far from 0. "
+                  "Too small (try 0.00001): it falls, but slowly.\n\n"
+                  "**Your drawing**: the probability of each digit the network gives your Draw-tab drawing after "
+                  "each epoch. **First layer**: each tile is one unit's 784 weights as a 28 x 28 picture: red "
+                  "where ink raises the unit's input, blue where it lowers it; strokes and blobs appear as it "
+                  "learns. **Confusion matrix**: row = the true digit, column = the network's answer; the "
+                  "diagonal is right, the rest are its mistakes.",
+                  "**Ошибка на обучении**: насколько сеть ошибается на цифрах, на которых учится (перекрёстная "
+                  "энтропия; 2,3 — угадывание вслепую из десяти цифр, 0 — всегда верно и уверенно). **Ошибка на "
+                  "валидации**: то же на 5 000 цифр, на которых сеть не учится, раз в эпоху: честная мера. "
+                  "**Скорость обучения**: размер каждого шага; её уменьшают, когда ошибка на валидации "
+                  "перестаёт падать.\n\n"
+                  "- **Хорошее обучение**: обе ошибки падают сначала быстро, потом медленно, и ошибка на "
+                  "валидации выходит на уровень рядом с ошибкой на обучении.\n"
+                  "- **Переобучение**: ошибка на обучении падает, а на валидации начинает расти: сеть заучивает "
+                  "свои обучающие цифры. Помогут меньшее число эпох или аугментация.\n"
+                  "- **Слишком большая скорость** (попробуйте 0.1): ошибка на обучении скачет или остаётся "
+                  "высокой, далеко от 0. Слишком маленькая (попробуйте 0.00001): падает, но медленно.\n\n"
+                  "**Ваш рисунок**: вероятность каждой цифры для вашего рисунка из вкладки «Рисовать» после "
+                  "каждой эпохи. **Первый слой**: каждая плитка — 784 веса одного нейрона в виде картинки 28 x "
+                  "28: красный — где чернила повышают его вход, синий — где понижают; по ходу обучения "
+                  "проступают штрихи и пятна. **Матрица ошибок**: строка — верная цифра, столбец — ответ сети; "
+                  "на диагонали верные ответы, остальное — ошибки."),
     # Gradio's own footer texts that its Russian translation lacks (the keys are Gradio's)
     "common.runs": ("Runs", "Запуски"),
     "common.runs_description": ("View runs saved in this browser", "Запуски, сохранённые в этом браузере"),

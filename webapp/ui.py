@@ -126,21 +126,24 @@ def build() -> App:
                 gr.Markdown(I18N("train.intro"))
                 if on_space:
                     gr.Markdown(I18N("train.space"))
+                with gr.Accordion(I18N("help.title"), open=False, elem_id="help"):
+                    gr.Markdown(I18N("help.body"))
                 with gr.Row():
                     epochs = gr.Slider(*LIMITS["epochs"], value=DEFAULTS.epochs, step=1,
-                                       label=I18N("epochs"))
+                                       label=I18N("epochs"), info=I18N("help.epochs"))
                     batch_size = gr.Number(DEFAULTS.batch_size, precision=0, minimum=LIMITS["batch_size"][0],
-                                           maximum=LIMITS["batch_size"][1], label=I18N("batch_size"))
+                                           maximum=LIMITS["batch_size"][1], label=I18N("batch_size"),
+                                           info=I18N("help.batch_size"))
                     lr = gr.Number(DEFAULTS.lr, minimum=LIMITS["lr"][0], maximum=LIMITS["lr"][1],
-                                   label=I18N("lr"))
+                                   label=I18N("lr"), info=I18N("help.lr"))
                     seed = gr.Number(DEFAULTS.seed, precision=0, minimum=LIMITS["seed"][0],
-                                     maximum=LIMITS["seed"][1], label=I18N("seed"))
+                                     maximum=LIMITS["seed"][1], label=I18N("seed"), info=I18N("help.seed"))
                 with gr.Row():
                     lr_factor = gr.Slider(*LIMITS["lr_factor"], value=DEFAULTS.lr_factor, step=0.01,
-                                          label=I18N("lr_factor"))
+                                          label=I18N("lr_factor"), info=I18N("help.lr_factor"))
                     lr_patience = gr.Slider(*LIMITS["lr_patience"], value=DEFAULTS.lr_patience, step=1,
-                                            label=I18N("lr_patience"))
-                    augment = gr.Checkbox(DEFAULTS.augment, label=I18N("augment"))
+                                            label=I18N("lr_patience"), info=I18N("help.lr_patience"))
+                    augment = gr.Checkbox(DEFAULTS.augment, label=I18N("augment"), info=I18N("help.augment"))
                     # Counted when the tab is shown (feedback_checkbox), in the visitor's language.
                     use_feedback = gr.Checkbox(False, label=I18N("feedback.include.tab"), interactive=False)
                 with gr.Row():
