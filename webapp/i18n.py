@@ -130,6 +130,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "model.unknown": ("test accuracy unknown", "точность неизвестна"),
     "phase.loading": ("loading MNIST", "загрузка MNIST"),
     "phase.feedback": ("reading the corrected drawings", "чтение исправленных рисунков"),
+    "phase.preparing": ("preparing: starting the training process and drawing the style copies",
+                        "подготовка: запуск процесса обучения и рисование копий со штрихами"),
     "phase.training": ("training", "обучение"),
     "phase.stopping": ("stopping: testing and saving the best weights so far",
                        "остановка: проверка и сохранение лучших весов"),
