@@ -23,7 +23,7 @@ from .guards.upload_guard import UploadGuard
 from .i18n import I18N, lang_of, text
 from .training.form import TRAIN_TAB
 from .training.runs import DEFAULT_KEY
-from .training.tab import feedback_checkbox, slot, stop_training, train_model, use_model
+from .training.tab import feedback_checkbox, run_started, slot, stop_training, train_model, use_model
 
 LIMITS = TrainConfig.LIMITS
 DEFAULTS = TRAIN_TAB
@@ -155,6 +155,7 @@ def build() -> App:
                     train_plot = gr.LinePlot(x="epoch", y="loss", label=I18N("plot.train"), height=260,
                                              **plot_titles("en", "title.train", "axis.loss"))
                     epoch_plot = gr.ScatterPlot(x="epoch", y="valid_loss", label=I18N("plot.valid"), height=260,
+                                                y_lim=[0, None],
                                                 **plot_titles("en", "title.valid", "axis.loss"))
                     lr_plot = gr.LinePlot(x="epoch", y="lr", label=I18N("plot.lr"), height=260,
                                           **plot_titles("en", "title.lr", "axis.lr"))
@@ -204,7 +205,7 @@ def build() -> App:
         right_btn.click(confirm_answer, [sketch, model_key], kept, api_visibility="private", concurrency_id="predict")
         train_tab.select(feedback_checkbox, None, use_feedback, api_visibility="private")
         # Stop can act from the moment Train is pressed until the run's stream ends, however it ends.
-        train_btn.click(lambda: gr.Button(interactive=True), None, stop_btn, api_visibility="private", queue=False)
+        train_btn.click(run_started, epochs, [stop_btn, epoch_plot], api_visibility="private", queue=False)
         train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed, use_feedback,
                                       sketch],
                         [status, progress, train_plot, epoch_plot, lr_plot, result, use_btn, new_model_key,

@@ -58,11 +58,8 @@ def views(snap: Snapshot, lang: str) -> tuple:
     key = (len(snap.epochs), snap.done is not None, lang)
     if key in snap.drawn:
         return snap.drawn[key]
-    # Axes with room around the points: on the data's own range the first and last point are cut in half.
-    losses = [r["valid_loss"] for r in snap.epochs]
-    valid = gr.ScatterPlot(frame([{"epoch": r["epoch"], "valid_loss": r["valid_loss"]} for r in snap.epochs],
-                                 epoch=float, valid_loss=float),
-                           x_lim=[0.5, snap.config.epochs + 0.5], y_lim=[0, 1.1 * max(losses, default=1.0)])
+    valid = frame([{"epoch": r["epoch"], "valid_loss": r["valid_loss"]} for r in snap.epochs],
+                  epoch=float, valid_loss=float)
     # The learning rate each epoch trained with: the initial one, then the scheduler's after each epoch.
     lrs = frame([{"epoch": 0.0, "lr": snap.config.lr}] + [{"epoch": r["epoch"], "lr": r["lr"]} for r in snap.epochs],
                 epoch=float, lr=float)
@@ -163,6 +160,12 @@ def train_model(epochs: int, batch_size: int, lr: float, lr_factor: float, lr_pa
         raise gr.Error(busy_text(lang, e.running)) from None
     except (TrainingDied, OverServerLimit, DataError, FeedbackError) as e:
         raise gr.Error(error_text(lang, e)) from None
+
+
+def run_started(epochs: float) -> tuple[gr.Button, gr.ScatterPlot]:
+    """The page the moment Train is pressed: Stop can act, and the valid-loss plot spans the run's epochs
+    with room around them (on the points' own range, the first and last one are cut in half)."""
+    return gr.Button(interactive=True), gr.ScatterPlot(x_lim=[0.5, epochs + 0.5])
 
 
 def stop_training(request: gr.Request) -> str:
