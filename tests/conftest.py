@@ -1,7 +1,7 @@
 """Shared fixtures. MNIST comes from $MNIST_ROOT, else data/ in the repo, downloaded there on first use
 (as the CLI does); the pen digits from $PEN_DIGITS, else the dev set committed in data/pen_digits/.
-Where MNIST can be neither read nor downloaded, its tests skip with the reason; CI sets REQUIRE_DATA=1,
-which makes that a failure instead."""
+Where MNIST can be neither read nor downloaded (offline, say), its tests skip, reported as one line with
+the reason (pytest_runtest_makereport folds them); CI sets REQUIRE_DATA=1, which makes that a failure."""
 from __future__ import annotations
 
 import os
@@ -27,10 +27,22 @@ def _need(path: Path, what: str) -> Path:
     _unavailable(f"{what} not found at {path}")
 
 
+DATA_SKIP = "data missing: "   # the prefix of the skips that pytest_runtest_makereport folds into one line
+
+
 def _unavailable(reason: str):
     if os.environ.get("REQUIRE_DATA") == "1":
         pytest.fail(f"{reason} (REQUIRE_DATA=1 makes this an error)", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(DATA_SKIP + reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Every test skipped for missing data is reported at this file's one line, so that `-ra` shows
+    "SKIPPED [85] ...: data missing: ..." once instead of 85 copies of the reason."""
+    report = (yield).get_result()
+    if report.skipped and isinstance(report.longrepr, tuple) and DATA_SKIP in report.longrepr[2]:
+        report.longrepr = (__file__, _unavailable.__code__.co_firstlineno, report.longrepr[2])
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +52,9 @@ def mnist_root() -> Path:
         try:
             load_mnist(root)                   # downloads into root, as `python -m train` does
         except DataError as e:
-            _unavailable(str(e))
+            # The first line says where MNIST was looked for and how to point at it; the rest lists
+            # every mirror torchvision tried.
+            _unavailable(str(e).splitlines()[0])
     return root
 
 

@@ -161,6 +161,9 @@ def test_a_russian_browser_gets_a_russian_page(app):
 def test_a_click_under_the_answer_stores_the_drawing(page, feedback, pen_digits_path):
     digit = next(d for d in load_pen_digits(pen_digits_path) if len(d.strokes) == 1)    # one answer to wait for
     clear_canvas(page)
+    right = page.get_by_role("button", name="✓ Right")
+    page.locator(".digit.empty").wait_for(timeout=30_000)
+    page.wait_for_function("el => el.disabled", arg=right.element_handle(), timeout=30_000)  # nothing to confirm
     draw_digit(page, digit.strokes)
     shown = wait_for_prediction(page)              # right or wrong: a visitor corrects what the page shows
     wrong = str((int(shown) + 1) % 10)
@@ -180,6 +183,7 @@ def test_a_click_under_the_answer_stores_the_drawing(page, feedback, pen_digits_
 
 def test_train_fills_the_plots_and_stop_hands_the_model_to_draw(page):
     page.get_by_role("tab", name="Train").click()
+    assert page.get_by_role("button", name="Stop").is_disabled()     # no run to stop yet
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function("() => document.querySelectorAll('.vega-embed').length >= 3", timeout=60_000)
     page.wait_for_function(f"() => ({RUN_POINTS})(0) >= 3", timeout=120_000)
@@ -191,6 +195,9 @@ def test_train_fills_the_plots_and_stop_hands_the_model_to_draw(page):
     page.get_by_role("button", name="Stop").click()
     page.get_by_role("heading", name="Test accuracy").wait_for(timeout=60_000)
     assert page.get_by_text("Stopped early").count() == 1
+    assert page.locator("progress").evaluate("bar => bar.value") < 1             # where the run stopped
+    page.wait_for_function("el => el.disabled", arg=page.get_by_role("button", name="Stop").element_handle(),
+                           timeout=30_000)
     page.screenshot(path=ARTIFACTS / "train-stopped.png", full_page=True)
 
     page.get_by_role("button", name="Use this model in Draw").click()

@@ -16,8 +16,9 @@ from .draw import CANVAS
 from .draw.feedback import FeedbackLimits
 from .draw.look_inside import INSIDE_CSS, LookInside, explain_data
 from .draw.personal import Handwriting
-from .draw.tab import (BRUSH, CELL, DigitChoice, Picker, blank_sketch, choose_model, confirm_answer, digit_html,
-                       end_session, forget, personal, picker_choices, picker_update, predict, save_correction, settle)
+from .draw.tab import (BRUSH, CELL, DigitChoice, Picker, blank_sketch, choose_model, confirm_answer, correctable,
+                       digit_html, end_session, forget, personal, picker_choices, picker_update, predict,
+                       save_correction, settle)
 from .guards.bodies import BodyGuard
 from .guards.connections import use_guarded_protocol
 from .guards.image_output import AtomicImage
@@ -31,8 +32,8 @@ from .i18n import I18N, lang_of, text
 from .training.compare import table
 from .training.form import TAB_FIELDS, TRAIN_OUTPUTS, TRAIN_TAB, control
 from .training.runs import DEFAULT_KEY
-from .training.tab import (apply_link, feedback_checkbox, recolour, remove_run, runs_data, settings_link, show_runs,
-                           slot, stop_training, train_model, use_model, use_run)
+from .training.tab import (apply_link, feedback_checkbox, recolour, remove_run, run_started, runs_data,
+                           settings_link, show_runs, slot, stop_training, train_model, use_model, use_run)
 
 ROW = 5                  # the Train tab's settings per row
 PLOT_HEIGHT = 400        # px: room for a legend of several runs under each plot
@@ -46,6 +47,12 @@ CSS = """
 #correct { align-items: center; }
 #kept { font-size: 0.85rem; opacity: 0.75; }
 progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
+/* The misread gallery: as many columns as fit (Gradio's grid keeps its 8 columns of at least 100 px and
+   cuts off the rest), each caption whole, wrapped. The weight grid starts below the label Gradio lays
+   over an image's top edge. */
+#misread .grid-container { grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)) !important; }
+#misread .caption-label { white-space: normal; max-width: 100%; }
+#weights img { padding-top: 2rem; box-sizing: border-box; }
 /* A phone: the pad as wide as the screen and the answer right under it, both on screen without
    scrolling; the columns dissolve so that their parts can be ordered. */
 @media (max-width: 640px) {
@@ -119,8 +126,10 @@ def build() -> App:
                         digit = gr.HTML(digit_html(None), label=I18N("prediction"), elem_id="answer")
                         reader = gr.Markdown("", elem_id="personal")
                         with gr.Row(elem_id="correct", visible=collecting):
-                            right_btn = gr.Button(I18N("feedback.right"), size="sm", scale=0, min_width=90)
-                            correction = DigitChoice(list(range(10)), label=I18N("feedback.wrong"), scale=4)
+                            right_btn = gr.Button(I18N("feedback.right"), size="sm", scale=0, min_width=90,
+                                                  interactive=False)
+                            correction = DigitChoice(list(range(10)), label=I18N("feedback.wrong"), scale=4,
+                                                     interactive=False)
                         kept = gr.Markdown(I18N("feedback.note"), elem_id="kept", visible=collecting)
                         with gr.Row(elem_id="forget", visible=collecting):
                             gr.Markdown(I18N("personal.note"))
@@ -141,6 +150,8 @@ def build() -> App:
                 gr.Markdown(I18N("train.intro"))
                 if on_space:
                     gr.Markdown(I18N("train.space"))
+                with gr.Accordion(I18N("help.title"), open=False, elem_id="help"):
+                    gr.Markdown(I18N("help.body"))
                 settings = {}
                 for row in range(0, len(TAB_FIELDS), ROW):
                     with gr.Row():
@@ -153,14 +164,14 @@ def build() -> App:
                                           elem_id="settings-link")
                 with gr.Row():
                     train_btn = gr.Button(I18N("train"), variant="primary", interactive=training_allowed())
-                    stop_btn = gr.Button(I18N("stop"), variant="stop")
+                    stop_btn = gr.Button(I18N("stop"), variant="stop", interactive=False)
                 status = gr.Markdown(I18N("no_run"), label=I18N("status"))
                 progress = gr.HTML('<progress value="0" max="1"></progress>', label=I18N("progress"))
                 with gr.Row():
                     train_plot = gr.LinePlot(x="epoch", y="loss", color="run", label=I18N("plot.train"),
                                              height=PLOT_HEIGHT, **plot_titles("en", "title.train", "axis.loss"))
                     epoch_plot = gr.ScatterPlot(x="epoch", y="valid_loss", color="run", label=I18N("plot.valid"),
-                                                height=PLOT_HEIGHT, **plot_titles("en", "title.valid", "axis.loss"))
+                                                height=PLOT_HEIGHT, y_lim=[0, None], **plot_titles("en", "title.valid", "axis.loss"))
                     lr_plot = gr.LinePlot(x="epoch", y="lr", color="run", label=I18N("plot.lr"), height=PLOT_HEIGHT,
                                           **plot_titles("en", "title.lr", "axis.lr"))
                 gr.Markdown(I18N("compare.heading"))
@@ -208,8 +219,12 @@ def build() -> App:
         reading = [sketch, model_key, hand]
         predicting = dict(show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
         again = dict(api_visibility="private", **predicting)     # the drawing read again after a change of reader
+        # The corrections follow the answer in an event of their own, so that /predict's outputs stay as
+        # API callers know them.
         answered = gr.on([sketch.change, predict_btn.click], predict, reading, shown,
                          api_name="predict", trigger_mode="always_last", **predicting)
+        answered.then(correctable, probabilities, [right_btn, correction], api_visibility="private", queue=False,
+                      show_progress="hidden")
         look.wire(sketch, model_key, predicting)
         look.follow(answered)
         look.follow(picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private")
@@ -235,9 +250,13 @@ def build() -> App:
         # By name: gradio_client callers pass the settings as keywords (or positionally, in TRAIN_INPUTS' order).
         plots = [train_plot, epoch_plot, lr_plot]
         recolouring = dict(fn=recolour, inputs=runs, outputs=plots, api_visibility="private", show_progress="hidden")
+        # Stop can act from the moment Train is pressed until the run's stream ends, however it ends.
+        train_btn.click(run_started, settings["epochs"], [stop_btn, epoch_plot], api_visibility="private",
+                        queue=False)
         train_btn.click(train_model, [], [outputs[name] for name in TRAIN_OUTPUTS],
                         inputs_kwargs={**settings, "use_feedback": use_feedback, "sketch": sketch, "runs": runs},
-                        api_name="train", concurrency_limit=4, show_progress="minimal").then(**recolouring)
+                        api_name="train", concurrency_limit=4, show_progress="minimal").then(**recolouring).then(
+            lambda: gr.Button(interactive=False), None, stop_btn, api_visibility="private", queue=False)
         runs_shown.input(show_runs, [runs, runs_shown], [runs, *plots, runs_table],
                          api_visibility="private").then(**recolouring)
         remove_btn.click(remove_run, [runs, runs_pick], [runs, *plots, runs_table, runs_shown, runs_pick],
@@ -262,9 +281,14 @@ def launch(app: App, share: bool = False) -> None:
     use_guarded_protocol()      # before Gradio starts uvicorn: from the first connection
     uploads = UploadGuard(cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
                           cache_max_mb=CACHE_MAX_MB)
+    # quiet: Gradio's own startup lines tell a script's author to set `share=True` in launch(); this
+    # app's visitor runs `python app.py --share` instead, so the lines are printed here.
     app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
                       app_kwargs={"middleware": [Middleware(ClosedRoutes), Middleware(BodyGuard, uploads=uploads)]},
-                      prevent_thread_lock=True)
+                      prevent_thread_lock=True, quiet=True)
+    print(f"* Running on local URL:  {app.blocks.local_url}", flush=True)
+    print(f"* Running on public URL: {app.blocks.share_url}" if app.blocks.share_url else
+          "* For a public link as well, run `python app.py --share`.", flush=True)
     configure_logging()
     if FeedbackLimits.from_env().max_items > 0:
         personal.warm()          # the replay digits read on the adaptation thread, before the first correction

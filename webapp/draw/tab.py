@@ -180,6 +180,12 @@ def choose_model(choice: str, current: str, request: gr.Request | None = None) -
     return choice, gr.Dropdown()
 
 
+def correctable(probabilities: dict | None) -> tuple[gr.Button, gr.Radio]:
+    """✓ Right and the correction radio, usable only while the pad holds a drawing with an answer."""
+    usable = bool(probabilities)
+    return gr.Button(interactive=usable), gr.Radio(interactive=usable)
+
+
 def save_correction(sketch: dict | None, label, model_key: str, hand: Handwriting | None,
                     request: gr.Request) -> tuple[str, None, Handwriting]:
     """Keep the drawing with the digit the visitor says it is (0-9, an int or a digit string), and the

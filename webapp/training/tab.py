@@ -15,7 +15,7 @@ from PIL import Image
 from mnist_model import ImageError, to_mnist
 from train import DataError
 from train.feedback import FeedbackError, feedback_dir, read_feedback
-from train.figures import confusion_figure, weight_grid
+from train.figures import article, confusion_figure, weight_grid
 
 from ..draw.tab import choose_model, picker_update
 from ..guards.limits import OverServerLimit, training_allowed
@@ -69,7 +69,8 @@ def views(snap: Snapshot, lang: str) -> tuple:
         words = {w: text(lang, f"confusion.{w}") for w in ("predicted", "true", "digits")}
         words["title"] = text(lang, "confusion.title", right=int(counts.trace()), total=int(counts.sum()))
         confusion = confusion_figure(done.confusion, words)
-    gallery = [(m.image, text(lang, "misread.caption", label=m.label, predicted=m.predicted, p=m.confidence))
+    gallery = [(m.image, text(lang, "misread.caption", article=article(m.label), label=m.label, predicted=m.predicted,
+                              p=m.confidence))
                for m in done.misread] if done is not None else []
     result = (bars, line, grid, confusion, gallery, details(snap))
     snap.drawn = {key: result}
@@ -160,6 +161,12 @@ def train_model(runs: list[RunRecord], use_feedback: bool = False, sketch: dict 
         raise gr.Error(busy_text(lang, e.running)) from None
     except (TrainingDied, OverServerLimit, DataError, FeedbackError) as e:
         raise gr.Error(error_text(lang, e)) from None
+
+
+def run_started(epochs: float) -> tuple[gr.Button, gr.ScatterPlot]:
+    """The page the moment Train is pressed: Stop can act, and the valid-loss plot spans the run's epochs
+    with room around them (on the points' own range, the first and last one are cut in half)."""
+    return gr.Button(interactive=True), gr.ScatterPlot(x_lim=[0.5, epochs + 0.5])
 
 
 def stop_training(request: gr.Request) -> str:
