@@ -7,13 +7,14 @@ the tensors are simply made each time."""
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
+import io
 from contextlib import suppress
 from pathlib import Path
 from typing import Callable
 
 import torch
+
+from mnist_model import write_atomic
 
 
 def cached(path: Path, sources: list[Path], make: Callable[[], dict]) -> dict:
@@ -26,14 +27,11 @@ def cached(path: Path, sources: list[Path], make: Callable[[], dict]) -> dict:
     except Exception:      # missing (OSError) or damaged (whatever unpickling raised): made again below
         pass
     value = make()
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    try:
+    data = io.BytesIO()
+    torch.save(value, data)
+    with suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(value, tmp)
-        os.replace(tmp, path)     # readers see the old file or the whole new one
-    except OSError:
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
+        write_atomic(path, data.getvalue())     # readers see the old file or the whole new one
     return value
 
 
