@@ -21,7 +21,7 @@ from webapp.ui import build, launch
 def main() -> None:
     outputs = predict(render_sketchpad(load_pen_digits()[0], canvas=CANVAS), DEFAULT_KEY)
 
-    def noop(sketch: dict | None, model_key: str) -> tuple:
+    def noop(sketch: dict | None, model_key: str, hand) -> tuple:
         return outputs
 
     app = build()

@@ -1,6 +1,8 @@
 """What one hostile client can cost the running app (`python app.py`), measured from outside: the
-server's resident memory (peak, sampled every 20 ms) and its cache folder's size, for each attack
-the server is hardened against, and for the largest sketch the server still decodes. Quoted in docs/results.md.
+server's resident memory (peak, sampled every 20 ms), its open files (peak), its cache folder's size,
+and whether an honest visitor's prediction, sent 0.5 s into each attack, is answered; for each attack
+the server is hardened against and for the largest sketch the server still decodes. Quoted in
+docs/results.md. All traffic goes to 127.0.0.1 (other 127.x source addresses stand for other clients).
 
     python -m bench.hostile_costs
 """
@@ -8,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -18,8 +22,10 @@ import httpx
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from bench.visitor import Caller
 from harness.app_driver import serve_app_process
 from harness.hostile import PeakRss, rss_mb, tree_mb, write_hostile_runs
+from webapp.guards.limits import HEADER_SECONDS
 
 
 def pad_id(url: str) -> str:
@@ -51,16 +57,23 @@ def main() -> None:
     Image.new("RGBA", (4096, 4096)).save(big)
     rows = []
     start = time.monotonic()
-    with serve_app_process({"RUNS_DIR": str(runs), "GRADIO_TEMP_DIR": str(cache)}, timeout=300) as (url, proc):
+    env = {"RUNS_DIR": str(runs), "GRADIO_TEMP_DIR": str(cache), "FEEDBACK_DIR": str(tmp / "feedback")}
+    with serve_app_process(env, timeout=300) as (url, proc):
         print(f"started with 4 hostile files in RUNS_DIR in {time.monotonic() - start:.1f} s; "
-              f"RSS {rss_mb(proc.pid):.0f} MB")
+              f"RSS {rss_mb(proc.pid):.0f} MB, {open_files(proc.pid)} open files")
         pad = pad_id(url)
+        pen = {"background": None, "layers": [], "composite": handle_file(_digit_png(tmp))}
 
         def measure(name: str, attack) -> None:
             t = time.monotonic()
-            with PeakRss(proc.pid) as rss:
+            honest: list[str] = []
+            visitor = threading.Timer(0.5, lambda: honest.append(predict_status(url, pen)))
+            with PeakRss(proc.pid) as rss, PeakFiles(proc.pid) as files:
+                visitor.start()
                 outcome = attack()
-            rows.append((name, f"{rss.growth:+.0f}", f"{time.monotonic() - t:.1f}", outcome))
+                visitor.join()
+            rows.append((name, f"{rss.growth:+.0f}", str(files.peak), f"{time.monotonic() - t:.1f}", outcome,
+                         honest[0] if honest else "-"))
 
         before = tree_mb(cache)
 
@@ -88,11 +101,128 @@ def main() -> None:
                 lambda: predict_status(url, {"background": layer, "layers": [], "composite": layer}))
         measure("/predict, 4096 x 4096 composite alone (the largest sketch decoded)",
                 lambda: predict_status(url, {"background": None, "layers": [], "composite": layer}))
-        pen = {"background": None, "layers": [], "composite": handle_file(_digit_png(tmp))}
+        part_two(url, proc.pid, pen, cache, measure)
         measure("an ordinary prediction afterwards", lambda: predict_status(url, pen))
-    print("| attack | server RSS peak, MB | s | outcome |\n| --- | --- | --- | --- |")
+    print("| attack | server RSS peak, MB | open files, peak | s | outcome | honest visitor |\n"
+          "| --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+
+
+def part_two(url: str, pid: int, pen: dict, cache: Path, measure) -> None:
+    """The attacks of issue 26: bodies, sockets, fetched URLs, closed routes, corrections."""
+    host, port = url.split("//")[1].strip("/").split(":")
+
+    def connect(source: str) -> socket.socket:
+        return socket.create_connection((host, int(port)), timeout=30, source_address=(source, 0))
+
+    def endless(mb: int):
+        for _ in range(mb * 10):
+            yield b" " * 100_000
+
+    def json_body() -> str:
+        return str(httpx.post(url + "gradio_api/queue/join", content=endless(200), timeout=120,
+                              headers={"content-type": "application/json"}).status_code)
+    measure("200 MB JSON body, chunked, to /queue/join", json_body)
+
+    def chunked_upload() -> str:
+        before, s = tree_mb(cache), connect("127.0.0.5")
+        s.sendall(b"POST /gradio_api/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                  b"Transfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n")
+        sent = 0
+        try:
+            for _ in range(100):
+                s.sendall(b"%x\r\n%s\r\n" % (1_000_000, b"x" * 1_000_000))
+                sent += 1
+        except OSError:
+            pass
+        s.close()
+        return f"{sent} of 100 MB taken by the socket; cache {tree_mb(cache) - before:+.0f} MB"
+    measure("100 MB chunked upload declaring Content-Length: 1", chunked_upload)
+
+    def declared() -> str:
+        held = []
+        for i in range(40):
+            s = connect(f"127.0.1.{i + 1}")
+            s.sendall(b"POST /gradio_api/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+                      b"boundary=b\r\nContent-Length: 25000000\r\n\r\n")
+            held.append(s)
+        code = httpx.post(url + "gradio_api/upload", files={"files": ("a", b"a" * 1_000_000)}, timeout=60).status_code
+        for s in held:
+            s.close()
+        return f"an honest 1 MB upload meanwhile: HTTP {code}"
+    measure("40 clients declare 25 MB uploads and send nothing", declared)
+
+    def slow_headers() -> str:
+        held = []
+        for _ in range(2000):
+            try:
+                s = connect("127.0.0.6")
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                held.append(s)
+            except OSError:
+                break
+        time.sleep(2)
+        after_2s = open_files(pid)
+        time.sleep(HEADER_SECONDS)
+        after = open_files(pid)
+        for s in held:
+            s.close()
+        return f"{len(held)} opened; server's open files {after_2s} after 2 s, {after} after {HEADER_SECONDS + 2:.0f} s"
+    measure("2,000 connections from one address that never finish their headers", slow_headers)
+
+    def fetch() -> str:
+        remote = {"path": url + "config", "url": url + "config", "meta": {"_type": "gradio.FileData"}}
+        return predict_status(url, {"background": None, "layers": [], "composite": remote})
+    measure("a URL in place of the sketch's file", fetch)
+    measure("10 MB to /process_recording; /deep_link",
+            lambda: str([httpx.post(url + "gradio_api/process_recording", files={"f": ("a", b"a" * 10_000_000)},
+                                    timeout=60).status_code,
+                         httpx.get(url + "gradio_api/deep_link", params={"session_hash": "x"}).status_code]))
+
+    def corrections() -> str:
+        with open(pen["composite"]["path"], "rb") as f:
+            path = httpx.post(url + "gradio_api/upload", files={"files": ("one.png", f.read())}).json()[0]
+        sketch = {"background": None, "layers": [], "composite": {"path": path, "meta": {"_type": "gradio.FileData"}}}
+        saved = 0
+        for _ in range(150):
+            caller = Caller(url)        # a new session for every call
+            try:
+                caller.call("/feedback", [sketch, 1])
+                saved += 1
+            except RuntimeError:        # the refusal, from the event stream
+                pass
+            caller.close()
+        return f"{saved} of 150 saved"
+    measure("150 corrections, a new session each, one address", corrections)
+
+
+def open_files(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+class PeakFiles:
+    """The most files `pid` held open while the block runs, sampled every 20 ms."""
+
+    def __init__(self, pid: int):
+        self.pid, self._done = pid, threading.Event()
+
+    def __enter__(self) -> "PeakFiles":
+        self.peak = open_files(self.pid)
+        self._thread = threading.Thread(target=self._sample)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            try:
+                self.peak = max(self.peak, open_files(self.pid))
+            except OSError:     # a descriptor closed while the folder was listed
+                pass
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _digit_png(folder: Path) -> str:

@@ -6,17 +6,21 @@ Each caller loops closed over Gradio's documented HTTP API (upload, POST /gradio
 read the event stream): it sends its next request as soon as the last one answered, with no think
 time, the worst case for a drawing crowd. Requests carry sketchpad values rendered from real pen
 digits as the three PNG files the browser uploads on every stroke. The output image is not fetched,
-for /noop and /predict alike. The training run goes the same way. Everything runs on
+for /noop and /predict alike, unless --views: then each answer's 28 x 28 view is downloaded as the page
+does, and a view that is missing, cut short or not a whole PNG counts as an empty view. The training run
+goes the same way. Everything runs on
 127.0.0.1 in a temporary runs folder; the server is stopped at the end.
 
     MNIST_ROOT=../shared/mnist python -m bench.serve_load                  # idle and training, 1, 8 and 32 callers
     MNIST_ROOT=../shared/mnist python -m bench.serve_load --callers 1 8 --requests 100
+    python -m bench.serve_load --callers 32 64 --requests 192 --views --idle    # torn views (issue 26)
 
 Goals: idle predict p50 <= 1.5x the no-op p50 at 1 and 8 callers; while training, predict
 p95 <= 3x idle p95 at 8 callers and epoch time <= 1.5x unloaded; no failed request at 32 callers."""
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import tempfile
 import threading
@@ -24,6 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from PIL import Image
 
 from bench.visitor import Caller, sketch_pngs
 from harness.app_driver import run_rows, serve_app
@@ -41,6 +46,7 @@ class Case:
     callers: int
     latencies: list[float] = field(default_factory=list)   # s, of the requests that succeeded
     errors: list[str] = field(default_factory=list)
+    empty_views: int = 0            # answers whose downloaded view was missing, cut short or not a PNG
     seconds: float = 0.0            # wall time of the case
     epoch_seconds: float | None = None   # training cases: one epoch run wholly under this load
 
@@ -62,7 +68,7 @@ class Report:
 
     @property
     def unloaded_epoch(self) -> float:
-        return float(np.median(self.unloaded_epochs))
+        return float(np.median(self.unloaded_epochs)) if self.unloaded_epochs else float("nan")
 
 
 class TrainingRun:
@@ -110,8 +116,9 @@ class TrainingRun:
 
 
 def hammer(callers: list[Caller], endpoint: str, sketches: list[dict], case: Case, requests: int,
-           until=lambda: False) -> Case:
-    """`case.callers` closed-loop callers until `requests` were sent in all or `until()` is true."""
+           until=lambda: False, views: bool = False) -> Case:
+    """`case.callers` closed-loop callers until `requests` were sent in all or `until()` is true; with
+    `views`, each answer's view is downloaded too and checked."""
     sent = itertools.count()
     lock = threading.Lock()
 
@@ -123,7 +130,10 @@ def hammer(callers: list[Caller], endpoint: str, sketches: list[dict], case: Cas
                 return
             started = time.perf_counter()
             try:
-                c.draw(endpoint, sketches[n % len(sketches)])
+                outputs = c.draw(endpoint, sketches[n % len(sketches)])
+                if views and not whole_png(c.view(outputs)):
+                    with lock:
+                        case.empty_views += 1
             except Exception as e:    # any failure, from gr.Error to a timeout, is what this bench counts
                 with lock:
                     case.errors.append(f"{type(e).__name__}: {e}")
@@ -143,22 +153,26 @@ def hammer(callers: list[Caller], endpoint: str, sketches: list[dict], case: Cas
 
 def run(callers: tuple[int, ...] = (1, 8, 32), requests: int = 300, case_seconds: float = 120.0,
         train_config: dict | None = None, quiet_epochs: int = 2, mnist_root: str | None = None,
-        pen_digits: str | None = None, log=print) -> Report:
+        pen_digits: str | None = None, log=print, views: bool = False, training: bool = True,
+        sketches: int = SKETCHES) -> Report:
     """Run every case against one server and return the measurements. `requests` bounds each idle case;
-    a training case lasts until one whole epoch ran under its load, or `case_seconds`."""
+    a training case lasts until one whole epoch ran under its load, or `case_seconds`. `views`: download
+    and check every answer's view; `training`: the cases under a training run too; `sketches`: distinct
+    drawings cycled through (1: every caller sends the same one)."""
     # The Train tab's defaults, but 100 epochs: the run must outlast the cases; the bench then leaves it.
     config = {**asdict(TRAIN_TAB), "epochs": 100, **(train_config or {})}
-    digits = load_pen_digits(pen_digits)[:SKETCHES]
+    digits = load_pen_digits(pen_digits)[:sketches]
     with tempfile.TemporaryDirectory() as tmp:
         # Every caller comes from this one host and stands for another visitor: the per-client upload
         # allowance (webapp.guards.limits.UPLOAD_MB_PER_MINUTE) would throttle them as one.
         env = {"RUNS_DIR": tmp, "PEN_DIGITS": str(pen_digits or ""), "MNIST_ROOT": str(mnist_root or ""),
                "UPLOAD_MB_PER_MINUTE": "1000000"}
         with serve_app({k: v for k, v in env.items() if v}, args=("-m", "bench.floor_app")) as url:
-            return _measure(url, digits, callers, requests, case_seconds, config, quiet_epochs, log)
+            return _measure(url, digits, callers, requests, case_seconds, config if training else None,
+                            quiet_epochs, log, views)
 
 
-def _measure(url: str, digits, callers, requests, case_seconds, config, quiet_epochs, log) -> Report:
+def _measure(url: str, digits, callers, requests, case_seconds, config, quiet_epochs, log, views) -> Report:
     sketches = [sketch_pngs(render_sketchpad(d, CANVAS, seed=i)) for i, d in enumerate(digits)]
     clients = [Caller(url) for _ in range(max(callers))]
     try:
@@ -168,8 +182,10 @@ def _measure(url: str, digits, callers, requests, case_seconds, config, quiet_ep
         for endpoint in ("/noop", "/predict"):
             for n in callers:
                 cases.append(hammer(clients, endpoint, sketches, Case("idle", endpoint, n), requests,
-                                    until=_deadline(case_seconds)))
+                                    until=_deadline(case_seconds), views=views))
                 log(_row(cases[-1]))
+        if config is None:
+            return Report(cases, [])
         training = TrainingRun(url, config)
         try:
             training.wait_epochs(1 + quiet_epochs, case_seconds * (1 + quiet_epochs))
@@ -180,7 +196,7 @@ def _measure(url: str, digits, callers, requests, case_seconds, config, quiet_ep
                 first = len(training.epoch_ends)    # epoch `first + 2` starts and ends under load
                 deadline = _deadline(case_seconds)
                 case = hammer(clients, "/predict", sketches, Case("training", "/predict", n), 10**9,
-                              until=lambda: len(training.epoch_ends) >= first + 2 or deadline())
+                              until=lambda: len(training.epoch_ends) >= first + 2 or deadline(), views=views)
                 if len(training.epoch_ends) >= first + 2:
                     case.epoch_seconds = training.epoch_ends[first + 1] - training.epoch_ends[first]
                 cases.append(case)
@@ -198,14 +214,14 @@ def _deadline(seconds: float):
     return lambda: time.perf_counter() > end
 
 
-HEADER = ("| load | endpoint | callers | requests | errors | p50 ms | p95 ms | p99 ms | req/s | epoch s |\n"
-          "|---|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| load | endpoint | callers | requests | errors | empty views | p50 ms | p95 ms | p99 ms | req/s "
+          "| epoch s |\n|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def _row(c: Case) -> str:
     epoch = f"{c.epoch_seconds:.2f}" if c.epoch_seconds is not None else "-"
     return (f"| {c.load} | {c.endpoint} | {c.callers} | {len(c.latencies) + len(c.errors)} | {len(c.errors)} | "
-            f"{c.ms(50):.0f} | {c.ms(95):.0f} | {c.ms(99):.0f} | {c.throughput:.1f} | {epoch} |")
+            f"{c.empty_views} | {c.ms(50):.0f} | {c.ms(95):.0f} | {c.ms(99):.0f} | {c.throughput:.1f} | {epoch} |")
 
 
 def goals(r: Report) -> list[tuple[str, float, float, bool]]:
@@ -224,9 +240,21 @@ def goals(r: Report) -> list[tuple[str, float, float, bool]]:
             ratio = busy.epoch_seconds / r.unloaded_epoch
             out.append(("epoch time under 8 callers / unloaded", ratio, 1.5, ratio <= 1.5))
     for c in r.cases:
-        if c.callers == 32:
-            out.append((f"failed requests, 32 callers, {c.load} {c.endpoint}", len(c.errors), 0, not c.errors))
+        if c.callers >= 32:
+            failed = len(c.errors) + c.empty_views
+            out.append((f"failed requests and empty views, {c.callers} callers, {c.load} {c.endpoint}", failed, 0,
+                        not failed))
     return out
+
+
+def whole_png(data: bytes) -> bool:
+    """True when `data` is a PNG that decodes to its end."""
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            image.load()
+        return True
+    except Exception:       # noqa: BLE001 - any failure to decode is what the bench counts
+        return False
 
 
 def main() -> None:
@@ -238,11 +266,16 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=TRAIN_TAB.batch_size, help="the background run's batch size")
     ap.add_argument("--no-augment", action="store_true", help="train the background run without augmentation")
     ap.add_argument("--quiet-epochs", type=int, default=2, help="epochs timed with no prediction load")
+    ap.add_argument("--views", action="store_true", help="download and check each answer's 28 x 28 view")
+    ap.add_argument("--idle", action="store_true", help="only the idle cases (no training run)")
+    ap.add_argument("--sketches", type=int, default=SKETCHES, help="distinct drawings the callers cycle through")
     args = ap.parse_args()
     print(HEADER)
     report = run(tuple(args.callers), args.requests, args.case_seconds,
-                 {"batch_size": args.batch_size, "augment": not args.no_augment}, args.quiet_epochs)
-    print(f"\nunloaded epoch (median of {len(report.unloaded_epochs)}): {report.unloaded_epoch:.2f} s\n")
+                 {"batch_size": args.batch_size, "augment": not args.no_augment}, args.quiet_epochs,
+                 views=args.views, training=not args.idle, sketches=args.sketches)
+    if report.unloaded_epochs:
+        print(f"\nunloaded epoch (median of {len(report.unloaded_epochs)}): {report.unloaded_epoch:.2f} s\n")
     for name, measured, limit, met in goals(report):
         print(f"{'met    ' if met else 'NOT MET'}  {name}: {measured:.2f} (goal <= {limit:g})")
     for c in report.cases:

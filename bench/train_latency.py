@@ -7,9 +7,11 @@ accuracy of at least --target; optionally while --callers visitors keep predicti
     python -m bench.train_latency --url http://127.0.0.1:7860/             # a server started elsewhere
 
 Each try is a fresh /train with the Train tab's defaults (webapp.training.form.TRAIN_TAB) unless --epochs is given;
-it is left as a closed tab leaves it once the target is reached. The first try on a fresh server may
-still find the server reading MNIST and warming its training process, so it is reported apart from
-the rest."""
+it is left as a closed tab leaves it once the target is reached. The first try is pressed the moment
+the just-started server answers (a Space woken from sleep), while it still reads MNIST and starts its
+training process, so it is reported apart from the rest. With MNIST_ROOT writable, MNIST and the style
+copies are kept in its MNIST/cache/ (train/cache.py): the first start ever makes them, later starts
+read them."""
 from __future__ import annotations
 
 import argparse

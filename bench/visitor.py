@@ -46,13 +46,23 @@ class Caller:
     def call(self, endpoint: str, data: list) -> list:
         return next(out for kind, out in self.stream(endpoint, data) if kind == "complete")
 
-    def draw(self, endpoint: str, pngs: dict[str, bytes]) -> list:
-        """/predict or /noop on a sketch given as its PNG files (background, layer, composite)."""
+    def draw(self, endpoint: str, pngs: dict[str, bytes], *more) -> list:
+        """/predict or /noop on a sketch given as its PNG files (background, layer, composite); `more`
+        inputs after the sketch (/feedback's label)."""
         uploaded = self.http.post("/upload", files=[("files", (f"{k}.png", v, "image/png")) for k, v in pngs.items()])
         uploaded.raise_for_status()
         background, layer, composite = ({"path": path, "meta": {"_type": "gradio.FileData"}}
                                         for path in uploaded.json())
-        return self.call(endpoint, [{"background": background, "layers": [layer], "composite": composite}])
+        return self.call(endpoint, [{"background": background, "layers": [layer], "composite": composite}, *more])
+
+    def view(self, outputs: list) -> bytes:
+        """The answer's 28 x 28 view (its third output), downloaded as the page does; b"" when it has none."""
+        image = outputs[2]
+        if not image:
+            return b""
+        got = self.http.get(image["url"])
+        got.raise_for_status()
+        return got.content
 
     def close(self) -> None:
         self.http.close()

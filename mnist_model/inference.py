@@ -64,9 +64,14 @@ class DigitRecognizer:
         drawn = [i for i, d in enumerate(is_drawn) if d]
         probs = np.zeros((len(pictures), 10), np.float32)
         if drawn:
-            x = torch.from_numpy(np.stack([pictures[i] for i in drawn])).float()    # (N, 28, 28), 0-255
-            with torch.inference_mode():
-                logits = self.model((x / 255 - self.mean) / self.std)               # (N, 10)
-                probs[drawn] = torch.softmax(logits, dim=1).numpy()
+            probs[drawn] = self.probabilities(np.stack([pictures[i] for i in drawn]))
         return [Prediction(int(p.argmax()) if d else None, p, picture)
                 for p, d, picture in zip(probs, is_drawn, pictures)]
+
+    def probabilities(self, pictures: np.ndarray) -> np.ndarray:
+        """float32 (N, 10) for pictures uint8 (N, 28, 28) as `to_mnist` makes them: the forward pass alone,
+        for a picture already preprocessed (another model's Prediction.image28, say)."""
+        x = torch.from_numpy(np.asarray(pictures)).float()                          # (N, 28, 28), 0-255
+        with torch.inference_mode():
+            logits = self.model((x / 255 - self.mean) / self.std)                   # (N, 10)
+            return torch.softmax(logits, dim=1).numpy()

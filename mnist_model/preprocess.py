@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 SIDE = 28                # MNIST image side, px
 BOX = 20                 # longest side of the digit inside it, px
@@ -107,7 +107,7 @@ def _as_uint8(image) -> np.ndarray:
         try:
             with Image.open(Path(image), formats=FORMATS) as f:
                 _check_size(f.size[::-1])
-                return _as_uint8(f.copy())
+                return _as_uint8(ImageOps.exif_transpose(f))     # a photo upright, as its camera meant it
         except ImageError:
             raise
         # Decoding a hostile file can fail in any way PIL's code can (a bad PNG chunk is a SyntaxError,
@@ -146,6 +146,17 @@ def _as_uint8(image) -> np.ndarray:
     if a.min() < -1e-3 or a.max() > 1 + 1e-3:
         raise ImageError(f"float images must lie in [0, 1], got [{a.min():g}, {a.max():g}] (uint8 is 0-255)")
     return np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)
+
+
+# EXIF orientation (tag 274) -> the array operation that shows the image upright (PIL's exif_transpose).
+_UPRIGHT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+            5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a.swapaxes(0, 1), 2),
+            8: lambda a: np.rot90(a, 1)}
+
+
+def upright(a: np.ndarray, orientation: int) -> np.ndarray:
+    """An (H, W[, C]) image decoded without its EXIF orientation (1-8), turned as that tag says."""
+    return np.ascontiguousarray(_UPRIGHT[orientation](a)) if orientation in _UPRIGHT else a
 
 
 def _check_size(shape: tuple[int, int]) -> None:

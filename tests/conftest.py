@@ -1,18 +1,22 @@
 """Shared fixtures. MNIST comes from $MNIST_ROOT, else data/ in the repo, downloaded there on first use
 (as the CLI does); the pen digits from $PEN_DIGITS, else the dev set committed in data/pen_digits/.
-Where MNIST can be neither read nor downloaded, its tests skip with the reason; CI sets REQUIRE_DATA=1,
-which makes that a failure instead."""
+Where MNIST can be neither read nor downloaded (offline, say), its tests skip, reported as one line with
+the reason (pytest_runtest_makereport folds them); CI sets REQUIRE_DATA=1, which makes that a failure."""
 from __future__ import annotations
 
 import os
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from mnist_model import DigitRecognizer, to_mnist
 from train import DataError, load_mnist
+from train.adapt import Replay
 from train.data import RAW_FILES
 from train.pen_digits import DEFAULT_PATH as PEN_DIGITS
+from train.pen_digits import load_pen_digits, render_sketchpad
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,10 +27,22 @@ def _need(path: Path, what: str) -> Path:
     _unavailable(f"{what} not found at {path}")
 
 
+DATA_SKIP = "data missing: "   # the prefix of the skips that pytest_runtest_makereport folds into one line
+
+
 def _unavailable(reason: str):
     if os.environ.get("REQUIRE_DATA") == "1":
         pytest.fail(f"{reason} (REQUIRE_DATA=1 makes this an error)", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(DATA_SKIP + reason)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Every test skipped for missing data is reported at this file's one line, so that `-ra` shows
+    "SKIPPED [85] ...: data missing: ..." once instead of 85 copies of the reason."""
+    report = (yield).get_result()
+    if report.skipped and isinstance(report.longrepr, tuple) and DATA_SKIP in report.longrepr[2]:
+        report.longrepr = (__file__, _unavailable.__code__.co_firstlineno, report.longrepr[2])
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +52,9 @@ def mnist_root() -> Path:
         try:
             load_mnist(root)                   # downloads into root, as `python -m train` does
         except DataError as e:
-            _unavailable(str(e))
+            # The first line says where MNIST was looked for and how to point at it; the rest lists
+            # every mirror torchvision tried.
+            _unavailable(str(e).splitlines()[0])
     return root
 
 
@@ -72,3 +90,34 @@ def reference(pen_digits_path, tmp_path_factory):
     from harness.app_driver import reference_sketch
 
     return reference_sketch(pen_digits_path, tmp_path_factory.mktemp("reference"))
+
+
+# Personal models (train.adapt, webapp.draw.personal): the shipped model, MNIST to replay, and dev pen digits
+# it misreads, as a visitor would correct them.
+MISREAD_SEARCHED = 600      # dev digits searched for ones the shipped model misreads
+
+
+@pytest.fixture(scope="session")
+def shipped() -> DigitRecognizer:
+    return DigitRecognizer.load()
+
+
+@pytest.fixture(scope="session")
+def replay(mnist):
+    return Replay.from_mnist(mnist)
+
+
+def labels(model, rec, x) -> np.ndarray:
+    """What `model` reads in x uint8 (N, 28, 28), with `rec`'s normalisation."""
+    return DigitRecognizer(model, rec.mean, rec.std).probabilities(x).argmax(1)
+
+
+@pytest.fixture(scope="session")
+def misread(shipped, pen_digits_path):
+    """(x uint8 (N, 28, 28), true labels (N,)) of dev digits, drawn as on the pad, that the shipped model misreads."""
+    digits = load_pen_digits(pen_digits_path)[:MISREAD_SEARCHED]
+    x = np.stack([to_mnist(render_sketchpad(d, 400, 0.5, 10, seed=i)) for i, d in enumerate(digits)])
+    y = np.array([d.label for d in digits])
+    wrong = labels(shipped.model, shipped, x) != y
+    assert wrong.sum() >= 3, "the shipped model should misread a few of these pen digits"
+    return x[wrong], y[wrong]

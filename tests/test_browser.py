@@ -161,21 +161,29 @@ def test_a_russian_browser_gets_a_russian_page(app):
 def test_a_click_under_the_answer_stores_the_drawing(page, feedback, pen_digits_path):
     digit = next(d for d in load_pen_digits(pen_digits_path) if len(d.strokes) == 1)    # one answer to wait for
     clear_canvas(page)
+    right = page.get_by_role("button", name="✓ Right")
+    page.locator(".digit.empty").wait_for(timeout=30_000)
+    page.wait_for_function("el => el.disabled", arg=right.element_handle(), timeout=30_000)  # nothing to confirm
     draw_digit(page, digit.strokes)
     shown = wait_for_prediction(page)              # right or wrong: a visitor corrects what the page shows
     wrong = str((int(shown) + 1) % 10)
     page.locator("#correct").get_by_role("radio", name=wrong, exact=True).click()
     page.locator("#kept").get_by_text(f"Saved as {wrong}").wait_for(timeout=60_000)
+    # The correction taught the visitor's own model, which now reads the drawing: ✓ confirms its answer.
+    page.locator("#personal").get_by_text("your model").first.wait_for(timeout=60_000)
+    now = page.locator(".digit").first.inner_text().strip()
     page.get_by_role("button", name="✓ Right").click()
-    page.locator("#kept").get_by_text(f"Saved as {shown}").wait_for(timeout=60_000)
+    page.locator("#kept").get_by_text("learned from 2").wait_for(timeout=60_000)    # the second drawing kept
+    assert f"Saved as {now}" in page.locator("#kept").inner_text()
     page.screenshot(path=ARTIFACTS / "draw-corrected.png", full_page=True)
     stored = [json.loads(line) for line in (feedback / "metadata.jsonl").read_text().splitlines()]
-    assert [(r["label"], r["predicted"]) for r in stored] == [(int(wrong), int(shown)), (int(shown), int(shown))]
+    assert [(r["label"], r["predicted"]) for r in stored] == [(int(wrong), int(shown)), (int(now), int(now))]
     assert all((feedback / r["file_name"]).is_file() for r in stored)
 
 
 def test_train_fills_the_plots_and_stop_hands_the_model_to_draw(page):
     page.get_by_role("tab", name="Train").click()
+    assert page.get_by_role("button", name="Stop").is_disabled()     # no run to stop yet
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function("() => document.querySelectorAll('.vega-embed').length >= 3", timeout=60_000)
     page.wait_for_function(f"() => ({RUN_POINTS})(0) >= 3", timeout=120_000)
@@ -187,6 +195,9 @@ def test_train_fills_the_plots_and_stop_hands_the_model_to_draw(page):
     page.get_by_role("button", name="Stop").click()
     page.get_by_role("heading", name="Test accuracy").wait_for(timeout=60_000)
     assert page.get_by_text("Stopped early").count() == 1
+    assert page.locator("progress").evaluate("bar => bar.value") < 1             # where the run stopped
+    page.wait_for_function("el => el.disabled", arg=page.get_by_role("button", name="Stop").element_handle(),
+                           timeout=30_000)
     page.screenshot(path=ARTIFACTS / "train-stopped.png", full_page=True)
 
     page.get_by_role("button", name="Use this model in Draw").click()

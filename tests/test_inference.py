@@ -54,6 +54,13 @@ def test_predict_equals_softmax_of_the_model_by_hand(rec, drawings):
         assert p.label == int(np.argmax(expected)) and p.image28.shape == (28, 28) and p.image28.dtype == np.uint8
 
 
+def test_probabilities_of_preprocessed_pictures_are_the_model_by_hand(rec, drawings):
+    pictures = np.stack([rec.predict(value).image28 for value in drawings])
+    got = rec.probabilities(pictures)
+    for picture, row in zip(pictures, got):
+        np.testing.assert_allclose(row, by_hand(rec.model, rec.mean, rec.std, picture), atol=1e-5)
+
+
 def test_any_saved_run_loads_and_predicts_with_its_own_normalisation(tmp_path, drawings):
     torch.manual_seed(1)
     model = MLP()

@@ -98,6 +98,7 @@ def test_stop_mid_run_keeps_the_best_weights(runs):
         if snap.step >= 12 and not slot.stop.is_set():         # in epoch 2
             assert slot.request_stop("alice")
     assert snap.done.stopped and 12 <= snap.step < 100 * 8
+    assert snap.fraction == snap.step / snap.total_steps < 0.5      # the bar shows where it stopped
     info = DigitRecognizer.load(snap.done.checkpoint).info
     assert info["stopped"] is True and len(info["history"]) == len(snap.epochs) == snap.step // 8
     assert info["valid_accuracy"] >= max(e["valid_acc"] for e in info["history"])

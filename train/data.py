@@ -12,6 +12,7 @@ import torch
 
 from mnist_model import to_mnist
 
+from .cache import cached
 from .pen_digits import PenDigit, perturb_strokes, render_ink
 
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -56,9 +57,24 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
 def load_mnist(data_dir: str | os.PathLike | None = None, valid_size: int = 5000, seed: int = 0) -> MnistSplits:
     """Read MNIST (downloading it if absent) and split the 60,000 training digits into train and
     valid by a seeded permutation; the 10,000 test digits are kept apart for the final score."""
-    from torchvision.datasets import MNIST   # imported here: torchvision is slow to import and only training needs it
-
     root = data_root(data_dir)
+    raw = [root / "MNIST" / "raw" / name for name in RAW_FILES]
+    mnist = cached(cache_dir(root) / "mnist.pt", raw, lambda: _read_raw(root))
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(mnist["train_x"]), generator=generator)
+    valid_idx, train_idx = order[:valid_size], order[valid_size:]
+    return MnistSplits(mnist["train_x"][train_idx], mnist["train_y"][train_idx],
+                       mnist["train_x"][valid_idx], mnist["train_y"][valid_idx], mnist["test_x"], mnist["test_y"])
+
+
+def cache_dir(root: Path) -> Path:
+    """Where MNIST as tensors and the style copies are kept (train.cache)."""
+    return root / "MNIST" / "cache"
+
+
+def _read_raw(root: Path) -> dict[str, torch.Tensor]:
+    from torchvision.datasets import MNIST   # imported here: slow to import, and only needed without the cache
+
     try:
         train = MNIST(root, train=True, download=not _have_raw(root))
         test = MNIST(root, train=False, download=False)
@@ -66,11 +82,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None, valid_size: int = 5000
         raise DataError(f"MNIST could not be read from or downloaded into {root.resolve()}/MNIST/raw/ "
                         f"(expected {', '.join(RAW_FILES)}); set MNIST_ROOT or --data-dir to a folder "
                         f"holding MNIST/raw/. Cause: {type(e).__name__}: {e}") from None
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(train.data), generator=generator)
-    valid_idx, train_idx = order[:valid_size], order[valid_size:]
-    return MnistSplits(train.data[train_idx], train.targets[train_idx],
-                       train.data[valid_idx], train.targets[valid_idx], test.data, test.targets)
+    return {"train_x": train.data, "train_y": train.targets, "test_x": test.data, "test_y": test.targets}
 
 
 def mnist_present(data_dir: str | os.PathLike | None = None) -> bool:

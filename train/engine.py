@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 from mnist_model import MLP, SIDE, save_checkpoint
 
 from .augment import augment
+from .cache import kept_style_variants
 from .config import SGD_MOMENTUM, TrainConfig
 from .data import MnistSplits, load_mnist
 from .events import MISREAD_KEPT, DoneEvent, EpochEvent, Event, Misread, StepEvent, StopSignal
@@ -47,16 +49,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def with_styles(config: TrainConfig, data: MnistSplits) -> MnistSplits:
+def with_styles(config: TrainConfig, data: MnistSplits, cache: Path | None = None) -> MnistSplits:
     """`data` plus the style copies a run of `config` trains on (slashed zeros, flagged ones, crossed
     sevens: see train/styles.py), unless it already carries them: a caller that trains several runs on
-    the same splits (the app's training process) draws them once and passes the result to train()."""
+    the same splits (the app's training process) draws them once and passes the result to train().
+    With `cache` (a folder), they are kept there and read back by the next process (train.cache)."""
     if config.styles <= 0 or "styles" in data.extra:
         return data
     # Drawn on MNIST's digits only: real pen digits added before (train.cli --pen-digits) keep the
     # strokes their writers gave them, rather than gaining a second flag or slash.
     n = data.mnist_train
-    return data.with_extra_training(*style_variants(data.train_x[:n], data.train_y[:n], config.styles, config.seed))
+    draw = style_variants if cache is None else partial(kept_style_variants, cache)
+    return data.with_extra_training(*draw(data.train_x[:n], data.train_y[:n], config.styles, config.seed))
 
 
 def train(config: TrainConfig, out: str | os.PathLike, data: MnistSplits | None = None,

@@ -28,8 +28,44 @@ def weight_grid(first_layer: np.ndarray, columns: int = GRID_COLUMNS) -> np.ndar
     return (grid * 255).round().astype(np.uint8)
 
 
+def number_ticks(ax) -> None:
+    """A log y scale labelled with plain numbers at 1, 2 and 5 of each decade (0.002, 0.5, 2), not "2x10^0"."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    axis = ax.yaxis
+    axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def first_layer_figure(first_layer: np.ndarray):
+    """weight_grid with a title and a legend for its colours, tiles drawn pixel for pixel at 2x."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    grid = weight_grid(first_layer)
+    height, width = grid.shape[:2]
+    fig = Figure(figsize=(width * 2 / 100, height * 2 / 100 + 0.9), dpi=100)
+    ax = fig.add_axes((0, 0.45 / (height * 2 / 100 + 0.9), 1, height * 2 / 100 / (height * 2 / 100 + 0.9)))
+    ax.imshow(grid, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(f"What the first layer learned: its {len(first_layer)} units' weights, one 28 x 28 tile each",
+                 fontsize=10)
+    fig.legend(handles=[Patch(color="red", label="ink here excites the unit"),
+                        Patch(color="blue", label="ink here inhibits it"),
+                        Patch(facecolor="white", edgecolor="grey", label="no effect")],
+               loc="lower center", ncols=3, frameon=False, fontsize=9)
+    return fig
+
+
+def article(digit: int) -> str:
+    """The English article before a digit's name: "a 7", "an 8"."""
+    return "an" if digit == 8 else "a"
+
+
 def misread_caption(m: Misread) -> str:
-    return f"a {m.label}, read as {m.predicted} ({m.confidence:.0%})"
+    return f"{article(m.label)} {m.label}, read as {m.predicted} ({m.confidence:.0%})"
 
 
 def confusion_figure(confusion: list[list[int]], words: dict[str, str] | None = None):
@@ -52,7 +88,7 @@ def confusion_figure(confusion: list[list[int]], words: dict[str, str] | None = 
     ax.set(xticks=range(10), yticks=range(10), xlabel=words["predicted"], ylabel=words["true"],
            title=words["title"].format(right=int(counts.trace()), total=int(counts.sum())))
     fig.colorbar(image, ax=ax, shrink=0.8, label=words["digits"])
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.94))   # a strip above the title: the page lays its label over the top edge
     return fig
 
 

@@ -15,10 +15,10 @@ FALLBACK = "en"
 STRINGS: dict[str, tuple[str, str]] = {
     # Layout: resolved in the browser (I18N)
     "intro": ("# Handwritten digit recognizer\nDraw a digit and a small neural network (an MLP trained on MNIST "
-              "and real pen-drawn digits) reads it as you draw. In the Train tab, train your own and watch it "
-              "learn.",
+              "and real pen-drawn digits) reads it after each stroke. In the Train tab, train your own and watch "
+              "it learn.",
               "# Распознавание рукописных цифр\nНарисуйте цифру, и небольшая нейросеть (MLP, обученная на MNIST "
-              "и настоящих цифрах, написанных пером) прочтёт её прямо во время рисования. Во вкладке «Обучение» "
+              "и настоящих цифрах, написанных пером) прочтёт её после каждого штриха. Во вкладке «Обучение» "
               "можно обучить свою сеть и посмотреть, как она учится."),
     "tab.draw": ("Draw", "Рисовать"),
     "tab.train": ("Train", "Обучение"),
@@ -44,7 +44,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "epochs": ("Epochs (passes over the 55,000 training digits)", "Эпохи (проходы по 55 000 обучающих цифр)"),
     "batch_size": ("Batch size (digits per step)", "Размер батча (цифр за шаг)"),
     "lr": ("Learning rate (initial)", "Скорость обучения (начальная)"),
-    "seed": ("Seed (same seed, same result)", "Seed (тот же seed, тот же результат)"),
+    "seed": ("Seed (same seed, same result)", "Зерно случайности (то же зерно, тот же результат)"),
     "lr_factor": ("LR factor (applied when valid loss stalls)",
                   "Множитель скорости (когда валидационная ошибка перестаёт падать)"),
     "lr_patience": ("LR patience (epochs without improvement)", "Терпение (эпох без улучшения)"),
@@ -93,8 +93,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "Сохранено как {label}. Спасибо: исправленные рисунки обучают следующие модели."),
     "feedback.empty": ("Nothing to save: the canvas is empty. Draw a digit first.",
                        "Нечего сохранять: холст пуст. Сначала нарисуйте цифру."),
-    "feedback.label": ("The label must be one digit, 0 to 9; got {label!r}.",
-                       "Метка должна быть одной цифрой от 0 до 9, получено {label!r}."),
+    "feedback.label": ("The label must be one digit, 0 to 9; got {label}.",
+                       "Метка должна быть одной цифрой от 0 до 9, получено {label}."),
     "feedback.rate": ("That is {limit} drawings in a minute from you; wait a moment and try again.",
                       "Это уже {limit} рисунков от вас за минуту; подождите немного и попробуйте снова."),
     "feedback.full": ("This server's collection of drawings is full; nothing was saved. Thank you all the same.",
@@ -112,7 +112,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "confusion.true": ("true digit", "верная цифра"),
     "confusion.title": ("Test digits: {right:,} of {total:,} right", "Тестовые цифры: верно {right:,} из {total:,}"),
     "confusion.digits": ("digits", "цифр"),
-    "misread.caption": ("a {label}, read as {predicted} ({p:.0%})", "{label}, прочитана как {predicted} ({p:.0%})"),
+    "misread.caption": ("{article} {label}, read as {predicted} ({p:.0%})", "{label}, прочитана как {predicted} ({p:.0%})"),
     "digit.empty": ("draw a digit", "нарисуйте цифру"),
     "digit.sure": ("{p:.0%} sure", "уверенность {p:.0%}"),
     "hint.empty": ("The canvas is empty: draw one digit, 0 to 9, large and centred. The answer updates after "
@@ -130,6 +130,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "model.unknown": ("test accuracy unknown", "точность неизвестна"),
     "phase.loading": ("loading MNIST", "загрузка MNIST"),
     "phase.feedback": ("reading the corrected drawings", "чтение исправленных рисунков"),
+    "phase.preparing": ("preparing: starting the training process and drawing the style copies",
+                        "подготовка: запуск процесса обучения и рисование копий со штрихами"),
     "phase.training": ("training", "обучение"),
     "phase.stopping": ("stopping: testing and saving the best weights so far",
                        "остановка: проверка и сохранение лучших весов"),
@@ -198,6 +200,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.no_model": ("Run {run} saved no model.", "Обучение {run} не сохранило модель."),
     "link.bad": ("This link's settings were not applied: {detail}",
                  "Настройки из ссылки не применены: {detail}"),
+    # Your handwriting: a personal model learned from the visitor's own corrections (webapp.draw.personal)
+    "personal.forget": ("Forget my handwriting", "Забыть мой почерк"),
+    "personal.read_by": ("Who read the drawing", "Кто прочёл рисунок"),
+    "personal.note": ("Your corrections and ✓ also teach this page a model of your own handwriting, at once; it "
+                      "lives only while the page is open.",
+                      "Ваши исправления и ✓ сразу учат модель вашего почерка; она живёт, только пока открыта "
+                      "страница."),
+    "personal.reading": ("Read by **your model**, learned from your drawings ({n}).",
+                         "Читает **ваша модель**, выученная на ваших рисунках ({n})."),
+    "personal.both": ("your model: **{mine}** · {model}: {theirs}", "ваша модель: **{mine}** · {model}: {theirs}"),
+    "personal.learned": ("Your model now reads your next drawings, learned from {n} of them.",
+                         "Теперь ваши рисунки читает ваша модель, выученная на них ({n})."),
+    "personal.failed": ("Your model could not be learned ({detail}); {model} reads your drawings.",
+                        "Вашу модель выучить не удалось ({detail}); рисунки читает {model}."),
+    "personal.forgotten": ("Forgotten: {model} reads your drawings again.",
+                           "Забыто: ваши рисунки снова читает {model}."),
     # Look inside: every layer, the strokes that mattered, a unit's arithmetic, the nearest training digits
     "inside": ("Look inside: what the network does with your drawing",
                "Заглянуть внутрь: что сеть делает с вашим рисунком"),
@@ -268,6 +286,82 @@ STRINGS: dict[str, tuple[str, str]] = {
     "inside.empty": ("Draw a digit to look inside the network.", "Нарисуйте цифру, чтобы заглянуть внутрь сети."),
     "inside.no_unit": ("There is no unit {unit} in that layer: pick a whole number from 0 to {last}.",
                        "В этом слое нет нейрона {unit}: выберите целое число от 0 до {last}."),
+    # A public server, part two: corrections bounded per address and server-wide
+    "feedback.rate.address": ("That is {limit} drawings in an hour from your address; thank you, and try again later.",
+                              "Это уже {limit} рисунков за час с вашего адреса; спасибо, попробуйте позже."),
+    "feedback.busy": ("Many drawings are being saved right now; try again in a minute.",
+                      "Сейчас сохраняется много рисунков; попробуйте через минуту."),
+    "model.not_listed": ("No model {name} in the list; pick one from it.",
+                         "Модели {name} нет в списке; выберите из него."),
+    # Help for learners: each Train control's `info=` (keyed by TrainConfig's field name) and the
+    # collapsible "what am I looking at"
+    "help.epochs": ("More epochs: more learning, and more time; past a point the valid loss stops falling.",
+                    "Больше эпох: больше обучения и больше времени; с какого-то момента ошибка на валидации "
+                    "перестаёт падать."),
+    "help.batch_size": ("Digits averaged into each step. Larger: fewer, steadier steps; smaller: more, noisier ones.",
+                        "Сколько цифр усредняется в одном шаге. Больше: шагов меньше и они ровнее; меньше: шагов "
+                        "больше и они шумнее."),
+    "help.lr": ("How far each step moves the weights. Too large: the loss jumps or stops falling; too small: it "
+                "falls slowly.",
+                "Насколько каждый шаг сдвигает веса. Слишком большая: ошибка скачет или перестаёт падать; "
+                "слишком маленькая: падает медленно."),
+    "help.lr_factor": ("When the valid loss stops improving, the learning rate is multiplied by this.",
+                       "Когда ошибка на валидации перестаёт улучшаться, скорость обучения умножается на это "
+                       "число."),
+    "help.lr_patience": ("Epochs without a better valid loss before the learning rate is cut (0: cut at once).",
+                         "Сколько эпох без улучшения ошибки на валидации ждать, прежде чем уменьшить скорость "
+                         "(0: сразу)."),
+    "help.augment": ("Trains on digits randomly turned, slanted, resized and thickened, so that it reads "
+                     "handwriting beyond MNIST's.",
+                     "Обучает на цифрах, случайно повёрнутых, наклонённых, уменьшенных и утолщённых, чтобы сеть "
+                     "читала не только почерк MNIST."),
+    "help.seed": ("Fixes the random choices (first weights, batch order): the same seed gives the same run.",
+                  "Задаёт случайные выборы (начальные веса, порядок батчей): то же зерно даёт то же обучение."),
+    "help.hidden": ("Units in each hidden layer, from the input side, separated by commas. Wider or more layers "
+                    "can learn more, and take longer.",
+                    "Нейронов в каждом скрытом слое, от входа, через запятую. Шире или больше слоёв: сеть может "
+                    "выучить больше, но учится дольше."),
+    "help.activation": ("What each unit does with its weighted sum: ReLU keeps positives, tanh and sigmoid squash it.",
+                        "Что нейрон делает со взвешенной суммой: ReLU оставляет положительное, tanh и sigmoid сжимают."),
+    "help.optimizer": ("How the weights follow the gradient: Adam adapts each weight's step, SGD takes plain steps "
+                       "with momentum.",
+                       "Как веса следуют за градиентом: Adam подбирает шаг каждому весу, SGD делает простые шаги "
+                       "с инерцией."),
+    "help.title": ("What am I looking at?", "Что я вижу?"),
+    "help.body": ("**Train loss**: how wrong the network is on the digits it learns from (cross-entropy; 2.3 is a "
+                  "blind guess among ten digits, 0 is always right and sure). **Valid loss**: the same on 5,000 "
+                  "digits it never trains on, once per epoch: the honest measure. **Learning rate**: the size of "
+                  "each step; it is cut when the valid loss stalls.\n\n"
+                  "- **A good run**: both losses fall fast, then slowly, and the valid loss levels off near the "
+                  "train loss.\n"
+                  "- **Overfitting**: the train loss keeps falling while the valid loss turns up: the network "
+                  "learns its training digits by heart. Fewer epochs or augmentation help.\n"
+                  "- **Learning rate too large** (try 0.1): the train loss jumps about or stays high, far from 0. "
+                  "Too small (try 0.00001): it falls, but slowly.\n\n"
+                  "**Your drawing**: the probability of each digit the network gives your Draw-tab drawing after "
+                  "each epoch. **First layer**: each tile is one unit's 784 weights as a 28 x 28 picture: red "
+                  "where ink raises the unit's input, blue where it lowers it; strokes and blobs appear as it "
+                  "learns. **Confusion matrix**: row = the true digit, column = the network's answer; the "
+                  "diagonal is right, the rest are its mistakes.",
+                  "**Ошибка на обучении**: насколько сеть ошибается на цифрах, на которых учится (перекрёстная "
+                  "энтропия; 2,3 — угадывание вслепую из десяти цифр, 0 — всегда верно и уверенно). **Ошибка на "
+                  "валидации**: то же на 5 000 цифр, на которых сеть не учится, раз в эпоху: честная мера. "
+                  "**Скорость обучения**: размер каждого шага; её уменьшают, когда ошибка на валидации "
+                  "перестаёт падать.\n\n"
+                  "- **Хорошее обучение**: обе ошибки падают сначала быстро, потом медленно, и ошибка на "
+                  "валидации выходит на уровень рядом с ошибкой на обучении.\n"
+                  "- **Переобучение**: ошибка на обучении падает, а на валидации начинает расти: сеть заучивает "
+                  "свои обучающие цифры. Помогут меньшее число эпох или аугментация.\n"
+                  "- **Слишком большая скорость** (попробуйте 0.1): ошибка на обучении скачет или остаётся "
+                  "высокой, далеко от 0. Слишком маленькая (попробуйте 0.00001): падает, но медленно.\n\n"
+                  "**Ваш рисунок**: вероятность каждой цифры для вашего рисунка из вкладки «Рисовать» после "
+                  "каждой эпохи. **Первый слой**: каждая плитка — 784 веса одного нейрона в виде картинки 28 x "
+                  "28: красный — где чернила повышают его вход, синий — где понижают; по ходу обучения "
+                  "проступают штрихи и пятна. **Матрица ошибок**: строка — верная цифра, столбец — ответ сети; "
+                  "на диагонали верные ответы, остальное — ошибки."),
+    # Gradio's own footer texts that its Russian translation lacks (the keys are Gradio's)
+    "common.runs": ("Runs", "Запуски"),
+    "common.runs_description": ("View runs saved in this browser", "Запуски, сохранённые в этом браузере"),
 }
 
 I18N = gr.I18n(**{lang: {key: pair[i] for key, pair in STRINGS.items()} for i, lang in enumerate(LANGS)})

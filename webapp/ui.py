@@ -15,18 +15,25 @@ from mnist_model import SIDE
 from .draw import CANVAS
 from .draw.feedback import FeedbackLimits
 from .draw.look_inside import INSIDE_CSS, LookInside, explain_data
-from .draw.tab import (BRUSH, CELL, Picker, blank_sketch, choose_model, confirm_answer, digit_html, picker_choices,
-                       picker_update, predict, save_correction)
+from .draw.personal import Handwriting
+from .draw.tab import (BRUSH, CELL, DigitChoice, Picker, blank_sketch, choose_model, confirm_answer, correctable,
+                       digit_html, end_session, forget, personal, picker_choices, picker_update, predict,
+                       save_correction, settle)
+from .guards.bodies import BodyGuard
+from .guards.connections import use_guarded_protocol
+from .guards.image_output import AtomicImage
 from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
                             UPLOAD_MB_PER_MINUTE, training_allowed)
+from .guards.log_limit import configure_logging
+from .guards.routes import ClosedRoutes
 from .guards.sketchpad import Sketchpad
 from .guards.upload_guard import UploadGuard
 from .i18n import I18N, lang_of, text
 from .training.compare import table
 from .training.form import TAB_FIELDS, TRAIN_OUTPUTS, TRAIN_TAB, control
 from .training.runs import DEFAULT_KEY
-from .training.tab import (apply_link, feedback_checkbox, recolour, remove_run, runs_data, settings_link, show_runs,
-                           slot, stop_training, train_model, use_model, use_run)
+from .training.tab import (apply_link, feedback_checkbox, recolour, remove_run, run_started, runs_data,
+                           settings_link, show_runs, slot, stop_training, train_model, use_model, use_run)
 
 ROW = 5                  # the Train tab's settings per row
 PLOT_HEIGHT = 400        # px: room for a legend of several runs under each plot
@@ -40,6 +47,12 @@ CSS = """
 #correct { align-items: center; }
 #kept { font-size: 0.85rem; opacity: 0.75; }
 progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
+/* The misread gallery: as many columns as fit (Gradio's grid keeps its 8 columns of at least 100 px and
+   cuts off the rest), each caption whole, wrapped. The weight grid starts below the label Gradio lays
+   over an image's top edge. */
+#misread .grid-container { grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)) !important; }
+#misread .caption-label { white-space: normal; max-width: 100%; }
+#weights img { padding-top: 2rem; box-sizing: border-box; }
 /* A phone: the pad as wide as the screen and the answer right under it, both on screen without
    scrolling; the columns dissolve so that their parts can be ordered. */
 @media (max-width: 640px) {
@@ -49,12 +62,14 @@ progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
   #pad-col, #answer-col { display: contents; }
   #pad { order: 1; height: calc(100vw + 40px) !important; }
   #answer { order: 2; }
-  #correct { order: 3; }
-  #kept { order: 4; }
-  #hint { order: 5; }
-  #pad-actions { order: 6; }
-  #probabilities { order: 7; }
-  #seen { order: 8; }
+  #personal { order: 3; }
+  #correct { order: 4; }
+  #kept { order: 5; }
+  #forget { order: 6; }
+  #hint { order: 7; }
+  #pad-actions { order: 8; }
+  #probabilities { order: 9; }
+  #seen { order: 10; }
   .digit { font-size: 4.5rem; }
   .digit.empty { font-size: 1.5rem; padding: 1rem 0; }
 }
@@ -87,12 +102,14 @@ class App:
 
 
 def build() -> App:
+    configure_logging()     # before the runs folder is listed
     on_space = bool(os.environ.get("SPACE_ID"))   # Hugging Face sets SPACE_ID in every Space's environment
     collecting = FeedbackLimits.from_env().max_items > 0
     with gr.Blocks(title="Handwritten digits", delete_cache=CACHE_CLEANUP) as demo:
         gr.Markdown(I18N("intro"), elem_id="intro")
         model_key = gr.State(DEFAULT_KEY)
         new_model_key = gr.State(None)
+        hand = gr.State(Handwriting())        # the visitor's labelled 28 x 28 digits (webapp.draw.personal)
         with gr.Tabs() as tabs:
             with gr.Tab(I18N("tab.draw"), id="draw") as draw_tab:
                 with gr.Row(elem_id="draw-row"):
@@ -107,15 +124,22 @@ def build() -> App:
                                              value=DEFAULT_KEY)
                     with gr.Column(scale=2, elem_id="answer-col"):
                         digit = gr.HTML(digit_html(None), label=I18N("prediction"), elem_id="answer")
+                        reader = gr.Markdown("", elem_id="personal")
                         with gr.Row(elem_id="correct", visible=collecting):
-                            right_btn = gr.Button(I18N("feedback.right"), size="sm", scale=0, min_width=90)
-                            correction = gr.Radio(list(range(10)), label=I18N("feedback.wrong"), scale=4)
+                            right_btn = gr.Button(I18N("feedback.right"), size="sm", scale=0, min_width=90,
+                                                  interactive=False)
+                            correction = DigitChoice(list(range(10)), label=I18N("feedback.wrong"), scale=4,
+                                                     interactive=False)
                         kept = gr.Markdown(I18N("feedback.note"), elem_id="kept", visible=collecting)
+                        with gr.Row(elem_id="forget", visible=collecting):
+                            gr.Markdown(I18N("personal.note"))
+                            forget_btn = gr.Button(I18N("personal.forget"), size="sm", scale=0, min_width=160)
                         hint = gr.Markdown(I18N("hint.empty"), label=I18N("hint"), elem_id="hint")
                         probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),
                                                  show_heading=False, elem_id="probabilities")
-                        seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
-                                        buttons=[], elem_id="seen", height=SIDE * CELL + 48)
+                        seen = AtomicImage(label=I18N("seen"), type="numpy", format="png", interactive=False,
+                                           buttons=[], elem_id="seen", height=SIDE * CELL + 48)
+                        read_by = gr.JSON(visible=False, label=I18N("personal.read_by"))
                 look = LookInside()
                 # /explain, for API clients only: the model key's hidden box triggers it (the page has the view above)
                 explain_key = gr.Textbox(visible=False)
@@ -126,6 +150,8 @@ def build() -> App:
                 gr.Markdown(I18N("train.intro"))
                 if on_space:
                     gr.Markdown(I18N("train.space"))
+                with gr.Accordion(I18N("help.title"), open=False, elem_id="help"):
+                    gr.Markdown(I18N("help.body"))
                 settings = {}
                 for row in range(0, len(TAB_FIELDS), ROW):
                     with gr.Row():
@@ -138,14 +164,14 @@ def build() -> App:
                                           elem_id="settings-link")
                 with gr.Row():
                     train_btn = gr.Button(I18N("train"), variant="primary", interactive=training_allowed())
-                    stop_btn = gr.Button(I18N("stop"), variant="stop")
+                    stop_btn = gr.Button(I18N("stop"), variant="stop", interactive=False)
                 status = gr.Markdown(I18N("no_run"), label=I18N("status"))
                 progress = gr.HTML('<progress value="0" max="1"></progress>', label=I18N("progress"))
                 with gr.Row():
                     train_plot = gr.LinePlot(x="epoch", y="loss", color="run", label=I18N("plot.train"),
                                              height=PLOT_HEIGHT, **plot_titles("en", "title.train", "axis.loss"))
                     epoch_plot = gr.ScatterPlot(x="epoch", y="valid_loss", color="run", label=I18N("plot.valid"),
-                                                height=PLOT_HEIGHT, **plot_titles("en", "title.valid", "axis.loss"))
+                                                height=PLOT_HEIGHT, y_lim=[0, None], **plot_titles("en", "title.valid", "axis.loss"))
                     lr_plot = gr.LinePlot(x="epoch", y="lr", color="run", label=I18N("plot.lr"), height=PLOT_HEIGHT,
                                           **plot_titles("en", "title.lr", "axis.lr"))
                 gr.Markdown(I18N("compare.heading"))
@@ -165,8 +191,8 @@ def build() -> App:
                                                 **plot_titles("en", "probe.title", "probe.axis", "axis.digit"))
                         probe_line = gr.Markdown(I18N("probe.none"), label=I18N("probe.readings"))
                     with gr.Column(scale=3):
-                        weights = gr.Image(label=I18N("weights"), type="pil", format="png", interactive=False,
-                                           buttons=[], elem_id="weights", height=330)
+                        weights = AtomicImage(label=I18N("weights"), type="pil", format="png",
+                                              interactive=False, buttons=[], elem_id="weights", height=330)
                 result = gr.Markdown(label=I18N("result"))
                 use_btn = gr.Button(I18N("use"), visible=False)
                 with gr.Row():
@@ -189,19 +215,33 @@ def build() -> App:
         demo.load(localize, model_key, [digit, picker, train_plot, epoch_plot, lr_plot, probe_plot, runs_table],
                   api_visibility="private", show_progress="hidden")
 
-        shown = [probabilities, digit, seen, hint]
+        shown = [probabilities, digit, seen, hint, reader, read_by]
+        reading = [sketch, model_key, hand]
         predicting = dict(show_progress="hidden", concurrency_limit=PREDICT_CONCURRENCY, concurrency_id="predict")
-        answered = gr.on([sketch.change, predict_btn.click], predict, [sketch, model_key], shown,
+        again = dict(api_visibility="private", **predicting)     # the drawing read again after a change of reader
+        # The corrections follow the answer in an event of their own, so that /predict's outputs stay as
+        # API callers know them.
+        answered = gr.on([sketch.change, predict_btn.click], predict, reading, shown,
                          api_name="predict", trigger_mode="always_last", **predicting)
+        answered.then(correctable, probabilities, [right_btn, correction], api_visibility="private", queue=False,
+                      show_progress="hidden")
         look.wire(sketch, model_key, predicting)
         look.follow(answered)
         look.follow(picker.change(choose_model, [picker, model_key], [model_key, picker], api_visibility="private")
-                    .then(predict, [sketch, model_key], shown, api_visibility="private", **predicting))
+                    .then(predict, reading, shown, **again))
         explain_key.submit(explain_data, [sketch, explain_key], explained, api_name="explain", **predicting)
         draw_tab.select(picker_update, model_key, picker, api_visibility="private")
-        correction.input(save_correction, [sketch, correction, model_key], [kept, correction], api_name="feedback",
-                         concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY)
-        right_btn.click(confirm_answer, [sketch, model_key], kept, api_visibility="private", concurrency_id="predict")
+        # After a correction the page waits for the visitor's model (settle: no CPU, no prediction's place)
+        # and then reads the drawing with it.
+        waiting = dict(api_visibility="private", concurrency_limit=None, show_progress="hidden")
+        correction.input(save_correction, [sketch, correction, model_key, hand], [kept, correction, hand],
+                         api_name="feedback", concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY).then(
+            settle, [model_key, hand], None, **waiting).then(predict, reading, shown, **again)
+        right_btn.click(confirm_answer, [sketch, model_key, hand], [kept, hand], api_visibility="private",
+                        concurrency_id="predict").then(settle, [model_key, hand], None, **waiting).then(
+            predict, reading, shown, **again)
+        forget_btn.click(forget, model_key, [hand, reader], api_name="forget").then(predict, reading, shown, **again)
+        demo.unload(end_session)
         train_tab.select(feedback_checkbox, None, use_feedback, api_visibility="private")
         outputs = dict(status=status, progress=progress, train_loss=train_plot, valid_loss=epoch_plot, lr=lr_plot,
                        result=result, use=use_btn, new_model=new_model_key, probe=probe_plot, readings=probe_line,
@@ -210,16 +250,19 @@ def build() -> App:
         # By name: gradio_client callers pass the settings as keywords (or positionally, in TRAIN_INPUTS' order).
         plots = [train_plot, epoch_plot, lr_plot]
         recolouring = dict(fn=recolour, inputs=runs, outputs=plots, api_visibility="private", show_progress="hidden")
+        # Stop can act from the moment Train is pressed until the run's stream ends, however it ends.
+        train_btn.click(run_started, settings["epochs"], [stop_btn, epoch_plot], api_visibility="private",
+                        queue=False)
         train_btn.click(train_model, [], [outputs[name] for name in TRAIN_OUTPUTS],
                         inputs_kwargs={**settings, "use_feedback": use_feedback, "sketch": sketch, "runs": runs},
-                        api_name="train", concurrency_limit=4, show_progress="minimal").then(**recolouring)
+                        api_name="train", concurrency_limit=4, show_progress="minimal").then(**recolouring).then(
+            lambda: gr.Button(interactive=False), None, stop_btn, api_visibility="private", queue=False)
         runs_shown.input(show_runs, [runs, runs_shown], [runs, *plots, runs_table],
                          api_visibility="private").then(**recolouring)
         remove_btn.click(remove_run, [runs, runs_pick], [runs, *plots, runs_table, runs_shown, runs_pick],
                          api_visibility="private").then(**recolouring)
         look.follow(use_run_btn.click(use_run, [runs, runs_pick, model_key], [model_key, picker, tabs],
-                                      api_visibility="private").then(predict, [sketch, model_key], shown,
-                                                                     api_visibility="private", **predicting))
+                                      api_visibility="private").then(predict, reading, shown, **again))
         runs.change(runs_data, runs, runs_json, api_name="runs")
         # The page's own address goes in front of the query the server makes, and the link to the clipboard.
         link_btn.click(settings_link, [], link_box, inputs_kwargs=settings, api_visibility="private").then(
@@ -228,17 +271,27 @@ def build() -> App:
         demo.load(apply_link, None, [tabs, *settings.values()], api_visibility="private", show_progress="hidden")
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
         look.follow(use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private")
-                    .then(predict, [sketch, model_key], shown, api_visibility="private", **predicting))
-    return App(demo, [sketch, model_key], shown)
+                    .then(predict, reading, shown, **again))
+    return App(demo, reading, shown)
 
 
 def launch(app: App, share: bool = False) -> None:
     """Serve `app` with this server's limits (webapp.guards.limits)."""
     torch.set_num_threads(TORCH_THREADS)
-    guard = Middleware(UploadGuard, cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
-                       cache_max_mb=CACHE_MAX_MB)
+    use_guarded_protocol()      # before Gradio starts uvicorn: from the first connection
+    uploads = UploadGuard(cache_dir=app.blocks.GRADIO_CACHE, mb_per_minute=UPLOAD_MB_PER_MINUTE,
+                          cache_max_mb=CACHE_MAX_MB)
+    # quiet: Gradio's own startup lines tell a script's author to set `share=True` in launch(); this
+    # app's visitor runs `python app.py --share` instead, so the lines are printed here.
     app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
-                      app_kwargs={"middleware": [guard]}, prevent_thread_lock=True)
+                      app_kwargs={"middleware": [Middleware(ClosedRoutes), Middleware(BodyGuard, uploads=uploads)]},
+                      prevent_thread_lock=True, quiet=True)
+    print(f"* Running on local URL:  {app.blocks.local_url}", flush=True)
+    print(f"* Running on public URL: {app.blocks.share_url}" if app.blocks.share_url else
+          "* For a public link as well, run `python app.py --share`.", flush=True)
+    configure_logging()
+    if FeedbackLimits.from_env().max_items > 0:
+        personal.warm()          # the replay digits read on the adaptation thread, before the first correction
     if training_allowed():
         # Once the server answers, in the background: the first prediction need not wait for MNIST, the
         # training process and the style copies, which the first Train then finds ready.

@@ -37,6 +37,7 @@ def feedback_dir() -> Path:
 
 
 MAX_FILE_BYTES = 5 << 20     # nor is a PNG over 5 MB (the app's are a few kB)
+MAX_LINE = 16 << 10          # a metadata line is ~250 bytes; a longer one was not written by the app
 
 _thread_lock = threading.Lock()   # flock is per open file: threads of one process need their own lock
 
@@ -85,36 +86,49 @@ def metadata_files(folder: str | os.PathLike) -> list[Path]:
 
 def read_feedback(folder: str | os.PathLike, check_images: bool = True) -> list[FeedbackItem]:
     """Every item of the folder, each checked (label 0-9, file_name a PNG inside its folder that
-    decodes); FeedbackError names the first bad one, and no file other than those listed is opened."""
+    decodes); FeedbackError names the first bad one by its place in the folder (no other path), and
+    no file other than those listed is opened. Read a line at a time, each at most MAX_LINE bytes."""
     items = []
     for meta in metadata_files(folder):
-        for number, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                items.append(_item(meta, number, line, check_images))
+        name = meta.relative_to(folder).as_posix()
+        with open(meta, "rb") as f:
+            for number, raw in enumerate(iter(lambda: f.readline(MAX_LINE + 1), b""), 1):
+                if len(raw) > MAX_LINE:
+                    raise FeedbackError(f"{name} line {number}: over {MAX_LINE:,} bytes; not a line the app writes")
+                line = raw.decode("utf-8", errors="replace")
+                if line.strip():
+                    items.append(_item(meta, f"{name} line {number}", line, check_images))
     return items
 
 
-def _item(meta: Path, number: int, line: str, check_images: bool) -> FeedbackItem:
-    where = f"{meta} line {number}"
+def _item(meta: Path, where: str, line: str, check_images: bool) -> FeedbackItem:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as e:
         raise FeedbackError(f"{where}: not a JSON object ({e.msg})") from None
+    except RecursionError:
+        raise FeedbackError(f"{where}: not a JSON object (nested too deeply)") from None
     if not isinstance(record, dict):
         raise FeedbackError(f"{where}: not a JSON object")
     label = record.get("label")
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
-        raise FeedbackError(f"{where}: label must be a whole number 0-9, got {label!r}")
+        raise FeedbackError(f"{where}: label must be a whole number 0-9, got {_short(label)}")
     name = record.get("file_name")
     if not isinstance(name, str) or not name:
-        raise FeedbackError(f"{where}: file_name must be a path relative to {meta.parent}, got {name!r}")
+        raise FeedbackError(f"{where}: file_name must be a path relative to the folder, got {_short(name)}")
     root = meta.parent.resolve()
     path = (root / name).resolve()
     if Path(name).is_absolute() or not path.is_relative_to(root):
-        raise FeedbackError(f"{where}: file_name {name!r} points outside {meta.parent}")
+        raise FeedbackError(f"{where}: file_name {_short(name)} points outside the folder")
     if check_images:
         _check_png(path, f"{where} ({name})")
     return FeedbackItem(path, label, record)
+
+
+def _short(value) -> str:
+    """repr(value), cut short: a hand-edited line may hold anything."""
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:40] + "..."
 
 
 def _check_png(path: Path, where: str) -> None:
@@ -148,7 +162,7 @@ def drop_items(folder: str | os.PathLike, ids: set[str]) -> list[FeedbackItem]:
         for number, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
-            item = _item(meta, number, line, check_images=False)
+            item = _item(meta, f"{METADATA} line {number}", line, check_images=False)
             (dropped if item.id in ids else keep).append((item, line))
         write_atomic(meta, "".join(line + "\n" for _, line in keep).encode("utf-8"))
         for item, _ in dropped:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import secrets
 import threading
@@ -26,12 +27,14 @@ from PIL import Image
 
 from mnist_model import ImageError, to_mnist, write_atomic
 from train.feedback import IMAGES, METADATA, folder_lock
+from train.feedback.folder import MAX_LINE
 
 from ..guards.limits import numbers_from_env
 from ..i18n import text
 from . import CANVAS
 
 STALE_WRITE_SECONDS = 60       # a temp PNG this old was left by a writer killed mid-write
+log = logging.getLogger(__name__)
 
 
 class FeedbackRefused(ValueError):
@@ -49,10 +52,15 @@ class FeedbackLimits:
     per_minute: int = 30        # FEEDBACK_PER_MINUTE: items one browser session may send in 60 s
     max_items: int = 20_000     # FEEDBACK_MAX_ITEMS: items in the folder; 0 switches collecting off
     max_mb: float = 200.0       # FEEDBACK_MAX_MB: total size of the folder's PNGs and metadata
+    # A new session per call is free, so sessions alone bound nothing: one address may fill no more than
+    # 1/100 of max_items a day, and all visitors together no more than this many a minute.
+    per_address_hour: int = 100     # FEEDBACK_PER_ADDRESS_HOUR: items from one client address in an hour
+    server_per_minute: int = 120    # FEEDBACK_SERVER_PER_MINUTE: items from everyone in 60 s
 
     @classmethod
     def from_env(cls) -> "FeedbackLimits":
-        return numbers_from_env(cls, ("FEEDBACK_PER_MINUTE", "FEEDBACK_MAX_ITEMS", "FEEDBACK_MAX_MB"))
+        return numbers_from_env(cls, ("FEEDBACK_PER_MINUTE", "FEEDBACK_MAX_ITEMS", "FEEDBACK_MAX_MB",
+                                      "FEEDBACK_PER_ADDRESS_HOUR", "FEEDBACK_SERVER_PER_MINUTE"))
 
 
 def drawing(sketch) -> Image.Image:
@@ -91,18 +99,17 @@ class FeedbackStore:
         size = sum(p.stat().st_size for p in (self.folder / IMAGES).glob("*.png"))
         return sum(1 for line in lines if line.strip()), size + (meta.stat().st_size if meta.is_file() else 0)
 
-    def add(self, sketch, label, predicted: int | None, model: str, session: str, lang: str = "en") -> str:
-        """Store the drawing with `label`; returns the visitor's message in `lang`, or raises FeedbackRefused."""
+    def add(self, sketch, label, predicted: int | None, model: str, session: str, lang: str = "en",
+            address: str = "") -> str:
+        """Store the drawing with `label` (0-9, an int or a digit string) from a visitor's `session` at
+        client `address`; returns the visitor's message in `lang`, or raises FeedbackRefused."""
         if self.limits.max_items <= 0:
             raise FeedbackRefused("feedback.off")
-        if isinstance(label, str) and label.strip().isdigit():
-            label = int(label)
-        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
-            raise FeedbackRefused("feedback.label", label=label)
+        label = digit_label(label)
         image = drawing(sketch)
         if predicted is None and not to_mnist(image).any():     # an answer means a model found ink in it
             raise FeedbackRefused("feedback.empty")
-        self._take_turn(session)
+        self._take_turn(session, address)
         png = io.BytesIO()
         image.save(png, format="PNG", optimize=True)
         item_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
@@ -119,6 +126,7 @@ class FeedbackStore:
                 if not self._fits(size):
                     raise FeedbackRefused("feedback.full")
             write_atomic(self.folder / name, png.getvalue())
+            mend_last_line(self.folder / METADATA)
             _append_line(self.folder / METADATA, line)
             self.items, self.bytes = self.items + 1, self.bytes + size
         return text(lang, "feedback.kept", label=label)
@@ -126,18 +134,67 @@ class FeedbackStore:
     def _fits(self, size: int) -> bool:
         return self.items < self.limits.max_items and self.bytes + size <= self.limits.max_mb * 1e6
 
-    def _take_turn(self, session: str) -> None:
-        """Refuse a session's item beyond per_minute in the last 60 s; forget sessions idle that long."""
+    def _take_turn(self, session: str, address: str) -> None:
+        """Refuse an item past the session's, the address's or the server's rate (sliding windows);
+        forget senders idle for a whole window."""
         now = time.monotonic()
+        windows = [(("session", session), 60, self.limits.per_minute, "feedback.rate"),
+                   (("address", address), 3600, self.limits.per_address_hour, "feedback.rate.address"),
+                   (("server", ""), 60, self.limits.server_per_minute, "feedback.busy")]
         with self._lock:
-            for key in [k for k, q in self._recent.items() if not q or now - q[-1] > 60]:
+            for key in [k for k, q in self._recent.items() if not q or now - q[-1] > 3600]:
                 del self._recent[key]
-            recent = self._recent.setdefault(session, deque())
-            while recent and now - recent[0] > 60:
-                recent.popleft()
-            if len(recent) >= self.limits.per_minute:
-                raise FeedbackRefused("feedback.rate", limit=self.limits.per_minute)
-            recent.append(now)
+            for key, seconds, limit, refusal in windows:
+                recent = self._recent.setdefault(key, deque())
+                while recent and now - recent[0] > seconds:
+                    recent.popleft()
+                if len(recent) >= limit:
+                    raise FeedbackRefused(refusal, limit=limit)
+            for key, *_ in windows:
+                self._recent[key].append(now)
+
+
+def digit_label(label) -> int:
+    """`label` as a digit 0-9 (an int, or a string of one digit); FeedbackRefused quoting it cut short."""
+    if isinstance(label, str) and len(label.strip()) == 1 and label.strip() in "0123456789":
+        label = int(label)
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
+        shown = repr(label)
+        raise FeedbackRefused("feedback.label", label=shown if len(shown) <= 20 else shown[:20] + "...")
+    return label
+
+
+def mend_last_line(path: Path) -> None:
+    """Before an append: a last line without its newline (a hand edit, a writer killed mid-line) would
+    swallow the next item. A whole JSON object gets its newline; a fragment is cut off, with a log line."""
+    try:
+        with open(path, "rb+") as f:
+            size = start = f.seek(0, os.SEEK_END)
+            f.seek(max(size - 1, 0))
+            if size == 0 or f.read(1) == b"\n":
+                return
+            while start > 0:         # back to the newline before the last line, a block at a time
+                block = max(start - 65536, 0)
+                f.seek(block)
+                newline = f.read(start - block).rfind(b"\n")
+                start = block + newline + 1 if newline >= 0 else block
+                if newline >= 0:
+                    break
+            f.seek(start)
+            fragment = f.read(MAX_LINE + 1)
+            try:
+                whole = len(fragment) <= MAX_LINE and isinstance(json.loads(fragment), dict)
+            except (ValueError, RecursionError):
+                whole = False
+            if whole:
+                f.seek(size)
+                f.write(b"\n")
+            else:
+                log.warning("%s: a damaged last line of %d bytes was cut off before appending", METADATA,
+                            size - start)
+                f.truncate(start)
+    except FileNotFoundError:
+        pass
 
 
 def _append_line(path: Path, line: bytes) -> None:

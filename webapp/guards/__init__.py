@@ -1,1 +1,2 @@
-"""The server's guards: its limits, the upload guard and the hardened sketchpad."""
+"""The server's guards: its limits, request bodies, uploads, connections, closed routes, the log, output
+images and the hardened sketchpad (README: Limits on a public server)."""

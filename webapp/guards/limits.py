@@ -48,6 +48,19 @@ BLOB_SERVER_IDS = 2048              # sketches waiting for all clients
 # until the hourly cleanup (CACHE_CLEANUP) frees space.
 UPLOAD_MB_PER_MINUTE = env_number("UPLOAD_MB_PER_MINUTE", 30)
 CACHE_MAX_MB = env_number("CACHE_MAX_MB", 1000)
+# Request bodies (webapp.guards.bodies), counted as they arrive whatever their headers declare. An API
+# call carries a sketch as references to uploaded files: a few kB. Uploads have their own allowance.
+MAX_BODY = env_number("MAX_BODY_KB", 1024, int) * 1024     # bytes of any other request's body
+BODY_SECONDS = 120.0                # a whole body, from its headers: 10 MB at ~0.7 Mbit/s
+BODY_IDLE_SECONDS = 20.0            # between two pieces of a body
+# Connections (webapp.guards.connections). Each browser tab holds one or two; a slow or idle client is
+# cut off so that it cannot hold a socket and a file descriptor for long.
+MAX_CONNECTIONS = env_number("MAX_CONNECTIONS", 1000, int)        # open at once, all clients
+ADDRESS_CONNECTIONS = env_number("ADDRESS_CONNECTIONS", 128, int)  # open at once from one address
+HEADER_SECONDS = 10.0               # to send a request's headers, from connecting or the last answer
+KEEP_ALIVE_SECONDS = 5              # an idle connection between requests (uvicorn's default)
+MAX_HEADER_BYTES = 32 * 1024        # a request line and its headers (h11 keeps 16 kB by default)
+LOG_LINES_PER_MINUTE = 120          # log records written per minute and logger; the rest are counted
 
 
 class OverServerLimit(Exception):

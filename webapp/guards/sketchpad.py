@@ -3,6 +3,8 @@
 - Every image of a sketch is checked from its header before anything is decoded: a format a drawing
   or photo comes in (mnist_model.preprocess.FORMATS), at most MAX_PIXELS each, at most MAX_SKETCH_LAYERS
   layers and MAX_SKETCH_PIXELS in all: a small compressed file can decode to gigabytes.
+- A file of a sketch is one the visitor uploaded: a URL in its place is refused, never fetched (Gradio
+  would download it into its cache, outside the upload guard).
 - The pad's blob store (Gradio's `accept_blobs`, which anyone can call) keeps at most MAX_BLOB_BYTES
   per image, layer indices under MAX_SKETCH_LAYERS, BLOB_CLIENT_MB / BLOB_SERVER_MB held and
   BLOB_CLIENT_IDS / BLOB_SERVER_IDS sketches waiting, and frees what no prediction asked for within
@@ -15,13 +17,15 @@ import time
 from io import BytesIO
 
 import gradio as gr
+import numpy as np
 from fastapi import HTTPException
 from gradio.components.base import server
+from gradio_client.utils import is_http_url_like
 from gradio.components.image_editor import EditorData, EditorDataBlobs
 from gradio.data_classes import FileData
 from PIL import Image
 
-from mnist_model.preprocess import FORMATS
+from mnist_model.preprocess import FORMATS, MAX_SIDE, upright
 
 from .limits import (BLOB_CLIENT_IDS, BLOB_CLIENT_MB, BLOB_SERVER_IDS, BLOB_SERVER_MB, BLOB_TTL, MAX_BLOB_BYTES,
                      MAX_SKETCH_LAYERS, MAX_PIXELS, MAX_SKETCH_PIXELS)
@@ -76,9 +80,10 @@ class Sketchpad(gr.Sketchpad):
         for image in images:
             if image is not None:
                 width, height = _header_size(image)
-                if width * height > MAX_PIXELS:
+                if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
                     raise gr.Error(f"The image is {width} x {height} pixels; this server reads drawings of up "
-                                   f"to {MAX_PIXELS / 1e6:.1f} megapixels. Send a smaller image.")
+                                   f"to {MAX_PIXELS / 1e6:.1f} megapixels and {MAX_SIDE:,} pixels a side. "
+                                   f"Send a smaller image.")
                 total += width * height
         if total > MAX_SKETCH_PIXELS:
             raise gr.Error(f"The drawing's images have {total / 1e6:.1f} megapixels in all; this server reads up "
@@ -86,11 +91,23 @@ class Sketchpad(gr.Sketchpad):
 
     def convert_and_format_image(self, file: FileData | bytes | None, flatten_on_white: bool = False):
         try:
-            return super().convert_and_format_image(file, flatten_on_white)
+            image = super().convert_and_format_image(file, flatten_on_white)
+            # Gradio's editor ignores EXIF orientation: a phone photo taken upside down was read so.
+            return upright(image, _orientation(file)) if isinstance(image, np.ndarray) and file else image
         # The header was read in preprocess; decoding the pixels of a damaged file can still fail in
         # any way PIL's decoders can.
         except Exception as e:      # noqa: BLE001
             raise gr.Error(f"The drawing could not be read as an image ({type(e).__name__}). {UNREADABLE}") from None
+
+    # --- no fetching for the visitor -------------------------------------------------------------
+
+    def move_resource_to_block_cache(self, url_or_file_path):
+        _refuse_url(url_or_file_path)
+        return super().move_resource_to_block_cache(url_or_file_path)
+
+    async def async_move_resource_to_block_cache(self, url_or_file_path):
+        _refuse_url(url_or_file_path)
+        return await super().async_move_resource_to_block_cache(url_or_file_path)
 
     # --- the blob store ---------------------------------------------------------------------------
 
@@ -159,6 +176,17 @@ class Sketchpad(gr.Sketchpad):
             time.sleep(BLOB_TTL / 4)
             with self._blob_lock:
                 self._expire(time.monotonic())
+
+
+def _refuse_url(path) -> None:
+    if is_http_url_like(str(path or "")):
+        raise gr.Error(f"This server reads drawings uploaded to it, not fetched from a URL. {UNREADABLE}")
+
+
+def _orientation(image: FileData | bytes) -> int:
+    """The EXIF orientation (1-8) in the image's header; 1 (upright) when it has none."""
+    with Image.open(image.path if isinstance(image, FileData) else BytesIO(image), formats=FORMATS) as header:
+        return header.getexif().get(274, 1)
 
 
 def _header_size(image: FileData | bytes) -> tuple[int, int]:

@@ -44,7 +44,7 @@ class RunRecord:
         return max((e["valid_acc"] for e in self.epochs), default=None)
 
 
-def frame(rows: list[dict], **dtypes: type) -> pd.DataFrame:
+def typed_frame(rows: list[dict], **dtypes: type) -> pd.DataFrame:
     """Typed even when empty: a plot given an untyped empty frame draws its axes as categories for good."""
     return pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes)
 
@@ -110,9 +110,9 @@ def curves(runs: list[RunRecord], lang: str) -> dict:
         valid += [{"epoch": float(h["epoch"]), "valid_loss": h["valid_loss"], "run": name} for h in history]
         lrs += [{"epoch": 0.0, "lr": lr0, "run": name}] + [{"epoch": float(h["epoch"]), "lr": h["lr"], "run": name}
                                                            for h in history]
-    return {"train_loss": frame(train, epoch=float, loss=float, run=str),
-            "valid_loss": frame(valid, epoch=float, valid_loss=float, run=str),
-            "lr": frame(lrs, epoch=float, lr=float, run=str), "colours": colours}
+    return {"train_loss": typed_frame(train, epoch=float, loss=float, run=str),
+            "valid_loss": typed_frame(valid, epoch=float, valid_loss=float, run=str),
+            "lr": typed_frame(lrs, epoch=float, lr=float, run=str), "colours": colours}
 
 
 def changed_settings(settings: dict) -> str:

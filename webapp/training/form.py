@@ -13,7 +13,7 @@ import gradio as gr
 from train import TrainConfig
 from train.config import CHOICES
 
-from ..i18n import I18N
+from ..i18n import I18N, STRINGS
 
 # The Train tab's defaults, chosen for the time to a good model (docs/results.md: Train tab latency);
 # the CLI keeps TrainConfig's own, the recipe of the shipped model. The fields the tab does not show
@@ -46,20 +46,22 @@ def setting_text(value) -> str:
 
 
 def control(name: str) -> gr.components.Component:
-    """The input for one TrainConfig field, bounded by LIMITS, at the tab's default, labelled I18N(name)."""
-    f, default, label = FIELDS[name], getattr(TRAIN_TAB, name), I18N(name)
+    """The input for one TrainConfig field, bounded by LIMITS, at the tab's default, labelled I18N(name) and
+    explained for learners by I18N("help." + name) where there is such a text."""
+    f, default = FIELDS[name], getattr(TRAIN_TAB, name)
+    shown = dict(label=I18N(name), info=I18N(f"help.{name}") if f"help.{name}" in STRINGS else None)
     if name in CHOICES:
-        return gr.Dropdown(list(CHOICES[name]), value=default, label=label)
+        return gr.Dropdown(list(CHOICES[name]), value=default, **shown)
     if f.type == "bool":
-        return gr.Checkbox(default, label=label)
+        return gr.Checkbox(default, **shown)
     if f.type == "tuple[int, ...]":
-        return gr.Textbox(setting_text(default), label=label, max_lines=1)
+        return gr.Textbox(setting_text(default), max_lines=1, **shown)
     lo, hi = LIMITS[name]
     if lo > 0 and hi / lo >= LOG_RANGE:
-        return gr.Number(default, minimum=lo, maximum=hi, label=label, precision=0 if f.type == "int" else None)
+        return gr.Number(default, minimum=lo, maximum=hi, precision=0 if f.type == "int" else None, **shown)
     if f.type == "int" and hi - lo > 100:
-        return gr.Number(default, minimum=lo, maximum=hi, precision=0, label=label)
-    return gr.Slider(lo, hi, value=default, step=1 if f.type == "int" else 0.01, label=label)
+        return gr.Number(default, minimum=lo, maximum=hi, precision=0, **shown)
+    return gr.Slider(lo, hi, value=default, step=1 if f.type == "int" else 0.01, **shown)
 
 
 def _parse(name: str, value):

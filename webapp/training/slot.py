@@ -49,7 +49,7 @@ class Snapshot:
     """Everything known about one run so far: what the Train tab shows and /train streams."""
     config: TrainConfig
     started: float = field(default_factory=time.perf_counter)
-    phase: str = "loading"      # loading, feedback, training, stopping, stopped, finished (webapp.i18n: phase.*)
+    phase: str = "loading"      # loading, feedback, preparing, training, stopping, stopped, finished (phase.*)
     limit_s: float | None = None    # the server's time limit, once the run has been stopped by it
     step: int = 0
     total_steps: int = 0
@@ -67,7 +67,8 @@ class Snapshot:
 
     @property
     def fraction(self) -> float:
-        if self.done is not None:
+        """How much of the run is done: where a stopped run stopped, not a full bar."""
+        if self.done is not None and not self.done.stopped:
             return 1.0
         return self.step / self.total_steps if self.total_steps else 0.0
 
@@ -162,10 +163,15 @@ def run_training(slot: TrainingSlot, config: TrainConfig, owner: str,
         # In a process of its own, so that training and request handlers share no interpreter lock; on
         # ZeroGPU, spaces.GPU already runs train_on_gpu in a worker process, so not a second one there.
         events = (train_on_gpu if ZERO_GPU else slot.process.run)(config, out, data, stop, probe)
-        snap.phase = "training"
+        # Until its first event the run waits for the training process (started, or still drawing the
+        # style copies, on a server that has just started).
+        snap.phase = "preparing"
         last, pending, pending_sum = time.perf_counter(), 0, 0.0
         try:
+            yield snap
             for event in events:
+                if snap.phase == "preparing":
+                    snap.phase = "training"
                 if snap.elapsed > limits.max_seconds and not stop.is_set():
                     stop.set()
                     snap.phase, snap.limit_s = "stopping", limits.max_seconds

@@ -15,12 +15,12 @@ from PIL import Image
 from mnist_model import ImageError, to_mnist
 from train import DataError
 from train.feedback import FeedbackError, feedback_dir, read_feedback
-from train.figures import confusion_figure, weight_grid
+from train.figures import article, confusion_figure, weight_grid
 
 from ..draw.tab import choose_model, picker_update
 from ..guards.limits import OverServerLimit, training_allowed
 from ..i18n import error_text, lang_of, text
-from .compare import PlotUpdates, RunRecord, frame, kept, next_run, recoloured, record, table, table_data
+from .compare import PlotUpdates, RunRecord, kept, next_run, recoloured, record, table, table_data, typed_frame
 from .form import TAB_FIELDS, TRAIN_OUTPUTS, link_settings, setting_text, settings_query, tab_config
 from .runs import run_key
 from .slot import RunInProgress, Snapshot, TrainingSlot, busy_text, run_training
@@ -39,7 +39,7 @@ def details(snap: Snapshot) -> dict:
                         for m in done.misread] if done is not None else []}
 
 
-def views(snap: Snapshot, lang: str) -> tuple:
+def epoch_views(snap: Snapshot, lang: str) -> tuple:
     """What changes once per epoch or at the end: the drawing's probabilities and readings, the weight grid,
     the confusion matrix, the misread gallery. Drawn once and kept on the snapshot, since a snapshot is
     sent every half second."""
@@ -48,12 +48,12 @@ def views(snap: Snapshot, lang: str) -> tuple:
         return snap.drawn[key]
     if snap.probe:
         last = snap.probe[-1]["probabilities"]
-        bars = frame([{"digit": str(d), "probability": p} for d, p in enumerate(last)], digit=str, probability=float)
+        bars = typed_frame([{"digit": str(d), "probability": p} for d, p in enumerate(last)], digit=str, probability=float)
         readings = " · ".join(f"{r['epoch']}: **{int(np.argmax(r['probabilities']))}** "
                               f"({max(r['probabilities']):.0%})" for r in snap.probe)
         line = text(lang, "probe.line", readings=readings)
     else:
-        bars = frame([], digit=str, probability=float)
+        bars = typed_frame([], digit=str, probability=float)
         line = text(lang, "probe.waiting" if snap.has_probe else "probe.none")
     # As a 256-colour palette image: its PNG is a third of the RGB one's size. Saved to Gradio's cache
     # here, once per epoch, as the Image output would save it: handed a picture, it would encode the
@@ -69,7 +69,8 @@ def views(snap: Snapshot, lang: str) -> tuple:
         words = {w: text(lang, f"confusion.{w}") for w in ("predicted", "true", "digits")}
         words["title"] = text(lang, "confusion.title", right=int(counts.trace()), total=int(counts.sum()))
         confusion = confusion_figure(done.confusion, words)
-    gallery = [(m.image, text(lang, "misread.caption", label=m.label, predicted=m.predicted, p=m.confidence))
+    gallery = [(m.image, text(lang, "misread.caption", article=article(m.label), label=m.label, predicted=m.predicted,
+                              p=m.confidence))
                for m in done.misread] if done is not None else []
     result = (bars, line, grid, confusion, gallery, details(snap))
     snap.drawn = {key: result}
@@ -92,7 +93,7 @@ def train_outputs(snap: Snapshot, lang: str, runs: list[RunRecord], run: tuple[i
         else:
             result = text(lang, "result.none", detail=done.message)
     compared = kept(runs, record(*run, snap, new_key))
-    outputs = dict(zip(("probe", "readings", "weights", "confusion", "misread", "details"), views(snap, lang)),
+    outputs = dict(zip(("probe", "readings", "weights", "confusion", "misread", "details"), epoch_views(snap, lang)),
                    status=snap.status(lang), progress=f'<progress value="{snap.fraction:.4f}" max="1"></progress>',
                    result=result, use=gr.Button(visible=new_key is not None), new_model=new_key,
                    **plots(compared, lang))
@@ -160,6 +161,12 @@ def train_model(runs: list[RunRecord], use_feedback: bool = False, sketch: dict 
         raise gr.Error(busy_text(lang, e.running)) from None
     except (TrainingDied, OverServerLimit, DataError, FeedbackError) as e:
         raise gr.Error(error_text(lang, e)) from None
+
+
+def run_started(epochs: float) -> tuple[gr.Button, gr.ScatterPlot]:
+    """The page the moment Train is pressed: Stop can act, and the valid-loss plot spans the run's epochs
+    with room around them (on the points' own range, the first and last one are cut in half)."""
+    return gr.Button(interactive=True), gr.ScatterPlot(x_lim=[0.5, epochs + 0.5])
 
 
 def stop_training(request: gr.Request) -> str:

@@ -26,6 +26,7 @@ from typing import Iterator
 import numpy as np
 
 from train import Event, MnistSplits, StopSignal, TrainConfig, train, with_styles
+from train.data import cache_dir, data_root
 
 from ..guards.limits import TRAINING_THREADS
 from .cores import CoreShare
@@ -78,7 +79,7 @@ def _serve(conn: Connection, threads: int) -> None:
             config, out, stop, probe = args
             key = (config.styles, config.seed)
             if key not in styled:
-                styled[key] = with_styles(config, data)
+                styled[key] = with_styles(config, data, cache_dir(data_root()))   # drawn once per machine
             if kind == "prepare":
                 conn.send(RUN_ENDED)
                 continue
