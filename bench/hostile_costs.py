@@ -1,6 +1,6 @@
 """What one hostile client can cost the running app (`python app.py`), measured from outside: the
-server's resident memory (peak, sampled every 20 ms) and its cache folder's size, for each attack of
-issue 17 and for the largest sketch the server still decodes. Quoted in docs/results.md.
+server's resident memory (peak, sampled every 20 ms) and its cache folder's size, for each attack
+the server is hardened against, and for the largest sketch the server still decodes. Quoted in docs/results.md.
 
     python -m bench.hostile_costs
 """

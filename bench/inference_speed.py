@@ -1,18 +1,18 @@
 """Median time of DigitRecognizer.predict on an 800x800 Sketchpad value, against the naive pipeline
 most digit apps use (composite -> convert("L") -> resize((28, 28)) -> forward), in the same run.
-Goal (issue 3): predict takes no more than 2x the naive time.
+Goal: predict takes no more than 2x the naive time.
 
     python -m bench.inference_speed                 # 200 timed calls per case, shipped checkpoint
     python -m bench.inference_speed --repeat 20     # quicker"""
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 import torch
 from PIL import Image
 
+from bench.pen_accuracy import model_parser
 from mnist_model import DigitRecognizer
 from train.pen_digits import load_pen_digits, render_sketchpad
 
@@ -39,11 +39,7 @@ def median_ms(fn, repeat: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--checkpoint", default=None, help="model file (default: the shipped checkpoint)")
-    ap.add_argument("--pen-digits", default=None,
-                    help="JSON-lines pen digits, plain or gzipped (default: $PEN_DIGITS, else the committed dev set)")
+    ap = model_parser(__doc__)
     ap.add_argument("--repeat", type=int, default=200, help="timed calls per case")
     ap.add_argument("--canvas", type=int, default=800, help="canvas side, px")
     args = ap.parse_args()

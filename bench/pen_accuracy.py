@@ -6,7 +6,7 @@ passed in as raw 28x28 arrays (preprocessing an MNIST digit should be close to i
     python -m bench.pen_accuracy --samples 0          # every dev digit in every combination (slow)
     python -m bench.pen_accuracy --checkpoint runs/a/model.safetensors --groups ced,uqb
 
-Goals (issue 3): pen mean >= 97%, no combination < 95%; MNIST through predict within 0.3 points
+Goals: pen mean >= 97%, no combination < 95%; MNIST through predict within 0.3 points
 of the checkpoint's own test accuracy."""
 from __future__ import annotations
 
@@ -88,12 +88,19 @@ def mnist_through_predict(rec: DigitRecognizer, data_dir: str | None, limit: int
     return float(np.mean(np.array(labels) == y))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+def model_parser(doc: str) -> argparse.ArgumentParser:
+    """A bench's argument parser, described by its docstring's first paragraph, with the model and pen
+    digits to measure."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--checkpoint", default=None, help="model file (default: the shipped checkpoint)")
     ap.add_argument("--pen-digits", default=None,
                     help="JSON-lines pen digits, plain or gzipped (default: $PEN_DIGITS, else the committed dev set)")
+    return ap
+
+
+def main() -> None:
+    ap = model_parser(__doc__)
     ap.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_ROOT or ./data)")
     ap.add_argument("--samples", type=int, default=1000, help="pen digits per combination, 0 = all")
     ap.add_argument("--groups", default="", help="comma-separated writer groups to keep (default: all)")

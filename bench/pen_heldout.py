@@ -9,7 +9,7 @@ Every digit is thus read by a model that never saw its writer; the folds' grids 
     python -m bench.pen_heldout --no-pens          # the same folds, MNIST (and styles) only
 
 --split writers predicts new people of the groups trained on; --split groups, people who write the
-way no group in training does: the harder case, and what the issue asks the numbers to keep apart."""
+way no group in training does: the harder case, kept apart in the results."""
 from __future__ import annotations
 
 import argparse

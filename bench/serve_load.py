@@ -1,4 +1,4 @@
-"""Serving under load (issue 5): the running app's /predict latency for 1, 8 and 32 concurrent callers,
+"""Serving under load: the running app's /predict latency for 1, 8 and 32 concurrent callers,
 idle and while a training run is in progress, against a no-op twin of /predict in the same server
 (bench/floor_app.py); and the training epoch time with and without that load.
 
@@ -12,7 +12,7 @@ for /noop and /predict alike. The training run goes the same way. Everything run
     MNIST_ROOT=../shared/mnist python -m bench.serve_load                  # idle and training, 1, 8 and 32 callers
     MNIST_ROOT=../shared/mnist python -m bench.serve_load --callers 1 8 --requests 100
 
-Goals (issue 5): idle predict p50 <= 1.5x the no-op p50 at 1 and 8 callers; while training, predict
+Goals: idle predict p50 <= 1.5x the no-op p50 at 1 and 8 callers; while training, predict
 p95 <= 3x idle p95 at 8 callers and epoch time <= 1.5x unloaded; no failed request at 32 callers."""
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bench.visitor import Caller, sketch_pngs
-from harness.app_driver import serve_app
+from harness.app_driver import run_rows, serve_app
 from train.pen_digits import load_pen_digits, render_sketchpad
 from webapp.draw import CANVAS
 from webapp.training.form import TRAIN_TAB, train_args
@@ -82,7 +82,7 @@ class TrainingRun:
         try:
             for _, outputs in self.caller.stream("/train", args):
                 with self.changed:
-                    while len(self.epoch_ends) < len(outputs[3]["data"]):   # valid-loss frame: a row per epoch
+                    while len(self.epoch_ends) < len(run_rows(outputs[3])):   # valid loss: a row per epoch
                         self.epoch_ends.append(time.perf_counter())
                     self.changed.notify_all()
                 if self.leaving.is_set():

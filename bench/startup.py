@@ -1,4 +1,4 @@
-"""Startup (issue 5): seconds from `python app.py` to its first successful prediction over HTTP, against
+"""Startup: seconds from `python app.py` to its first successful prediction over HTTP, against
 the floor of a fresh `python -c "import torch, gradio"`, alternated in the same run. Goal: at most 2x.
 
     python -m bench.startup              # 3 of each, medians

@@ -1,4 +1,4 @@
-"""Stroke to answer (issue 14): seconds from the end of a stroke (mouse button up, finger or stylus lifted)
+"""Stroke to answer: seconds from the end of a stroke (mouse button up, finger or stylus lifted)
 to the predicted digit on the page, in headless Chromium against `python app.py`: on a desktop-sized page
 with the mouse, on a 390 x 844 touch phone with a finger and with a stylus. Each page is fresh and its
 first action is a one-stroke pen digit (the stroke a fresh page once left unanswered); then Clear and a

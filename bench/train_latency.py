@@ -23,7 +23,7 @@ from dataclasses import asdict
 import numpy as np
 
 from bench.visitor import Caller, sketch_pngs
-from harness.app_driver import serve_app
+from harness.app_driver import run_rows, serve_app
 from train.pen_digits import load_pen_digits, render_sketchpad
 from webapp.draw import CANVAS
 from webapp.training.form import TRAIN_TAB, train_args
@@ -50,7 +50,7 @@ def _timed_run(url: str, config: dict, target: float, timeout: float) -> dict[st
         for _, outputs in caller.stream("/train", train_args(config)):
             now = time.perf_counter() - started
             seen["first update"] = seen["first update"] or now
-            if outputs[2]["data"] and seen["first train-loss point"] is None:
+            if run_rows(outputs[2]) and seen["first train-loss point"] is None:
                 seen["first train-loss point"] = now
             match = VALID.search(outputs[0])
             if match and float(match.group(1)) >= target * 100:

@@ -238,3 +238,9 @@ def still_serving(client, reference: tuple[dict, list[float]]) -> None:
     label, *_ = client.predict(files, api_name="/predict")
     got = {int(row["label"]): row["confidence"] for row in label["confidences"]}
     np.testing.assert_allclose([got[d] for d in range(10)], expected, atol=1e-5)
+
+
+def run_rows(plot: dict) -> list[list]:
+    """The rows of a /train plot output ({"value": {"columns", "data"}, ...}) that belong to the caller's runs
+    (named "#1 ...", "#2 ..."), without the shipped model's reference drawn beside them."""
+    return [row for row in plot["value"]["data"] if str(row[-1]).startswith("#")]

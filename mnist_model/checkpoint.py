@@ -46,18 +46,24 @@ def save_checkpoint(path: str | os.PathLike, model: MLP, info: dict) -> Path:
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "info": json.dumps(full_info)}
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = save(tensors, metadata=metadata)   # serialise first: a bad tensor fails before any I/O
+    write_atomic(path, save(tensors, metadata=metadata))   # serialised first: a bad tensor fails before any I/O
+    return path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the whole new one, never a part: into a
+    temp file `.NAME.*.tmp` beside it, made durable, then renamed over it. A process killed mid-write
+    leaves only that temp file, which its folder's owner deletes when stale."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:       # plain writes, so a full disk raises a normal OSError
-            f.write(payload)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())             # the bytes are durable before the rename publishes them
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -140,7 +146,7 @@ def _expected_shapes(path: Path, info: dict) -> dict[str, tuple[int, ...]]:
     except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise CheckpointError(f"{path.name}: its model config is damaged "
                               f"({type(e).__name__}: {str(e)[:120]})") from None
-    widths = (config.in_features, *config.hidden, config.n_classes)
+    widths = config.widths()
     if min(widths) < 1 or len(widths) > MAX_LAYERS + 1:
         raise CheckpointError(f"{path.name}: a model config of widths {str(widths)[:120]} is not an MLP "
                               f"this code builds")

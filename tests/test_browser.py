@@ -19,6 +19,7 @@ from harness.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, drawi
                                 serve_app, wait_for_prediction)
 from tests.conftest import REPO
 from train.pen_digits import load_pen_digits
+from webapp.training.compare import SHIPPED_COLOUR
 
 ARTIFACTS = REPO / "test-artifacts"
 DIGITS = 3             # each costs ~5-20 s of software WebGL; bulk accuracy is tested through the API
@@ -32,11 +33,16 @@ if not Path(CHROMIUM).exists():
 sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
 
+# The points the `i`-th plot draws for the visitor's runs: its lines' SVG vertices, but for the grey line
+# of the shipped model's history drawn beside them.
+RUN_POINTS = f"""i => [...(document.querySelectorAll('.vega-embed')[i]?.querySelectorAll('g.mark-line path') || [])]
+    .filter(p => p.getAttribute('stroke') !== '{SHIPPED_COLOUR}')
+    .reduce((n, p) => n + (p.getAttribute('d') || '').split(/[ML]/).length - 1, 0)"""
+
+
 def line_points(page, plot: int) -> int:
-    """How many points the `plot`-th line plot on the page draws (its SVG path's vertices)."""
-    return page.evaluate("""i => {
-        const path = document.querySelectorAll('.vega-embed')[i]?.querySelector('g.mark-line path');
-        return path ? (path.getAttribute('d') || '').split(/[ML]/).length - 1 : 0; }""", plot)
+    """How many points the `plot`-th line plot on the page draws for the visitor's runs."""
+    return page.evaluate(RUN_POINTS, plot)
 
 
 @pytest.fixture(scope="module")
@@ -176,13 +182,9 @@ def test_train_fills_the_plots_and_stop_hands_the_model_to_draw(page):
     page.get_by_role("tab", name="Train").click()
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function("() => document.querySelectorAll('.vega-embed').length >= 3", timeout=60_000)
-    page.wait_for_function("""() => {
-        const path = document.querySelector('.vega-embed g.mark-line path');
-        return path && (path.getAttribute('d') || '').split(/[ML]/).length - 1 >= 3; }""", timeout=120_000)
+    page.wait_for_function(f"() => ({RUN_POINTS})(0) >= 3", timeout=120_000)
     first = line_points(page, 0)
-    page.wait_for_function("""n => {
-        const path = document.querySelector('.vega-embed g.mark-line path');
-        return (path.getAttribute('d') || '').split(/[ML]/).length - 1 > n; }""", arg=first, timeout=60_000)
+    page.wait_for_function(f"n => ({RUN_POINTS})(0) > n", arg=first, timeout=60_000)
     assert "training" in page.get_by_text("epoch 1 of").first.inner_text()
     page.screenshot(path=ARTIFACTS / "train-running.png", full_page=True)
 

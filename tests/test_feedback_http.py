@@ -15,7 +15,7 @@ from mnist_model import DigitRecognizer, read_metadata
 from train.feedback import read_feedback
 from train.pen_digits import load_pen_digits, render_sketchpad
 from webapp.draw import CANVAS
-from webapp.training.form import TRAIN_OUTPUTS, train_args
+from webapp.training.form import API_OUTPUTS, train_args
 
 PER_MINUTE, MAX_ITEMS = 4, 7
 
@@ -95,7 +95,7 @@ def test_training_with_the_corrected_drawings_records_them(app):
     url, folder, runs = app
     config = dict(epochs=1, batch_size=1024, lr=2e-3, lr_factor=0.3, lr_patience=1, augment=False, seed=0)
     outputs = Client(url, verbose=False).predict(*train_args(config, feedback=True), api_name="/train")
-    result = outputs[TRAIN_OUTPUTS.index("result")]
+    result = outputs[API_OUTPUTS.index("result")]
     assert "Test accuracy" in result
     saved = list(runs.glob("*.safetensors"))
     assert len(saved) == 1 and read_metadata(saved[0])["data"]["feedback"]["items"] == MAX_ITEMS

@@ -17,15 +17,20 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from harness.app_driver import serve_app, sketch_files, still_serving
+from harness.app_driver import run_rows, serve_app, sketch_files, still_serving
 from mnist_model import DigitRecognizer
 from train.pen_digits import load_pen_digits, render_sketchpad
 from webapp.draw import CANVAS
-from webapp.training.form import TRAIN_OUTPUTS, train_args
+from webapp.training.form import API_OUTPUTS, train_args
 
 SHORT = dict(epochs=2, batch_size=1024, lr=2e-3, lr_factor=0.3, lr_patience=1, augment=False, seed=0)
 LONG = dict(SHORT, epochs=50, batch_size=64, augment=True)   # many minutes: only ever stopped
-RESULT = TRAIN_OUTPUTS.index("result")
+RESULT = API_OUTPUTS.index("result")
+
+
+def named(outputs: list, *names: str) -> list:
+    """The /train outputs of these names, from one update."""
+    return [outputs[API_OUTPUTS.index(name)] for name in names]
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +76,11 @@ def test_train_streams_growing_plots_and_saves_a_usable_model(app, tmp_path):
     updates = list(client(app).submit(*train_args(SHORT), api_name="/train"))
     status, progress, train_loss, valid_loss, lr, result, *_ = updates[-1]
     assert len(updates) >= 3, updates
-    sizes = [len(u[2]["data"]) for u in updates]
+    sizes = [len(run_rows(u[2])) for u in updates]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1] and len(set(sizes)) >= 2
-    assert len(train_loss["data"]) >= 2 * 10                        # several points per epoch
-    assert [row[0] for row in lr["data"]] == [0, 1, 2]               # the initial lr, then one per epoch
-    assert [row[0] for row in valid_loss["data"]] == [1, 2]          # one valid loss per epoch
+    assert len(run_rows(train_loss)) >= 2 * 10                      # several points per epoch
+    assert [row[0] for row in run_rows(lr)] == [0, 1, 2]             # the initial lr, then one per epoch
+    assert [row[0] for row in run_rows(valid_loss)] == [1, 2]        # one valid loss per epoch
     assert status.startswith("finished") and 'value="1.0000"' in progress
     assert "Test accuracy" in result and time.monotonic() - started < 120
     saved = list(runs.glob("*.safetensors"))
@@ -92,7 +97,8 @@ def test_stop_ends_the_run_and_keeps_the_best_weights(app):
     assert "Stopping" in c.predict(api_name="/stop")    # same client, same session: its own run
     outputs = job.result(timeout=60)
     assert time.monotonic() - pressed < 30
-    status, result, (_, _, weights, confusion, misread, details) = outputs[0], outputs[RESULT], outputs[6:]
+    status, result, weights, confusion, misread, details = named(outputs, "status", "result", "weights", "confusion",
+                                                                  "misread", "details")
     assert status.startswith("stopped") and "Stopped early" in result
     assert sum(map(sum, details["confusion"])) == 10_000 and len(misread) == len(details["misread"]) == 24
     assert confusion is not None and Image.open(weights).size == (20 * 29 + 1, 10 * 29 + 1)
@@ -102,14 +108,15 @@ def test_train_follows_the_drawing_and_shows_what_the_network_learned(app, pen_d
     digit = load_pen_digits(pen_digits_path)[0]
     value = sketch_files(render_sketchpad(digit, canvas=CANVAS), tmp_path)
     updates = list(client(app).submit(*train_args(dict(SHORT, epochs=3), sketch=value), api_name="/train"))
-    bars, line, weights, confusion, misread, details = updates[-1][6:]
+    bars, line, weights, confusion, misread, details = named(updates[-1], "probe", "readings", "weights", "confusion",
+                                                             "misread", "details")
     # The drawing, read after each epoch: ten probabilities per epoch, the last shown as bars.
     assert [r["epoch"] for r in details["probe"]] == [1, 2, 3]
     assert all(len(r["probabilities"]) == 10 and abs(sum(r["probabilities"]) - 1) < 1e-4 for r in details["probe"])
     assert [row[1] for row in bars["data"]] == pytest.approx(details["probe"][-1]["probabilities"], abs=1e-6)
     assert line.count("**") == 2 * 3
     # The weight grid came with every epoch; it changes as the network learns.
-    grids = {u[8] for u in updates if u[8] is not None}
+    grids = {named(u, "weights")[0] for u in updates} - {None}
     assert len(grids) >= 3 and Image.open(weights).size == (20 * 29 + 1, 10 * 29 + 1)
     # At the end: the confusion matrix and the misread gallery, agreeing with the plain data.
     confusion_counts = np.array(details["confusion"])
@@ -121,7 +128,8 @@ def test_train_follows_the_drawing_and_shows_what_the_network_learned(app, pen_d
     assert all(m["label"] != m["predicted"] for m in details["misread"])
     # A run without a drawing says how to get one.
     updates = list(client(app).submit(*train_args(dict(SHORT, epochs=1)), api_name="/train"))
-    assert updates[-1][-1]["probe"] == [] and "Draw a digit" in updates[-1][7]
+    details, line = named(updates[-1], "details", "readings")
+    assert details["probe"] == [] and "Draw a digit" in line
 
 
 def test_second_visitor_is_refused_and_a_cancelled_run_frees_the_slot(app):

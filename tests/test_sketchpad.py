@@ -17,7 +17,7 @@ from PIL import Image
 from starlette.requests import Request
 
 from webapp.guards import sketchpad
-from webapp.guards.limits import BLOB_CLIENT_IDS, MAX_LAYERS
+from webapp.guards.limits import BLOB_CLIENT_IDS, MAX_SKETCH_LAYERS
 
 
 def request_from(host: str) -> Request:
@@ -41,7 +41,7 @@ def pad():
     return sketchpad.Sketchpad()
 
 
-@pytest.mark.parametrize("index", ["20000000", str(MAX_LAYERS), "-1", "1e9", None, "null"])
+@pytest.mark.parametrize("index", ["20000000", str(MAX_SKETCH_LAYERS), "-1", "1e9", None, "null"])
 def test_layer_indices_outside_the_pads_layers_are_refused(pad, index):
     with pytest.raises(HTTPException) as refused:
         post(pad, "1.1.1.1", "a", b"", index=index)

@@ -15,6 +15,8 @@ import torch
 from mnist_model import load_checkpoint
 from tests.conftest import REPO
 from train import DoneEvent, EpochEvent, MnistSplits, StepEvent, TrainConfig, train
+from train.data import PEN_RENDERS
+from train.pen_digits import load_pen_digits
 
 
 @pytest.fixture(scope="module")
@@ -125,18 +127,38 @@ def _cli(*args, env_extra=None):
                           text=True, timeout=300)
 
 
+CLI_OUTPUTS = {"mnist_mlp.safetensors", "metrics.json", "train_loss.png", "valid_loss.png", "lr.png", "confusion.png",
+               "misread.png", "first_layer.png"}
+SHIPPED_COMMAND = "python -m train --out checkpoints --pen-digits data/pen_digits/dev.jsonl.gz"
+
+
 def test_cli_dry_run_writes_every_output(mnist_root, tmp_path):
     result = _cli("--dry-run", "--out", str(tmp_path), "--data-dir", str(mnist_root))
     assert result.returncode == 0, result.stderr
-    assert {p.name for p in tmp_path.iterdir()} == {
-        "mnist_mlp.safetensors", "metrics.json", "train_loss.png", "valid_loss.png", "lr.png", "confusion.png",
-        "misread.png", "first_layer.png"}
+    assert {p.name for p in tmp_path.iterdir()} == CLI_OUTPUTS
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert [h["epoch"] for h in metrics["history"]] == [1, 2]
     assert all(h["seconds"] > 0 for h in metrics["history"])
     assert all((tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
                for name in ("lr", "confusion", "misread", "first_layer"))
     load_checkpoint(tmp_path / "mnist_mlp.safetensors")
+
+
+def test_the_shipped_model_is_what_the_readmes_command_writes(pen_digits_path):
+    # README: checkpoints/ is exactly SHIPPED_COMMAND's output, the CLI's default recipe on MNIST and the
+    # dev pen digits; its metrics and the checkpoint's own record say so.
+    shipped = REPO / "checkpoints"
+    assert SHIPPED_COMMAND in " ".join((REPO / "README.md").read_text().split())
+    assert {p.name for p in shipped.iterdir()} == CLI_OUTPUTS
+    metrics = json.loads((shipped / "metrics.json").read_text())
+    _, info = load_checkpoint(shipped / "mnist_mlp.safetensors")
+    # Settings added since it was trained (the network's shape) are absent there, and at their defaults.
+    assert metrics["config"] == info["train_config"]
+    assert {**TrainConfig().to_dict(), **metrics["config"]} == TrainConfig().to_dict()
+    assert len(metrics["history"]) == TrainConfig().epochs and not metrics["stopped"]
+    assert metrics["test_accuracy"] == info["test_accuracy"]
+    pens = info["data"]["pen_digits"]
+    assert (pens["digits"], pens["renders"]) == (len(load_pen_digits(pen_digits_path)), PEN_RENDERS)
 
 
 def test_cli_refuses_bad_flags_with_a_message(tmp_path):

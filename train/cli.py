@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .config import TrainConfig
+from .config import CHOICES, TrainConfig
 from .data import PEN_RENDERS, DataError, load_mnist, pen_renders
 from .engine import DoneEvent, EpochEvent, StepEvent, train
 from .feedback import FeedbackError, feedback_training, read_feedback
@@ -37,9 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         if f.type in ("bool", bool):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
                            help=f.metadata["help"])
+        elif f.type == "tuple[int, ...]":
+            p.add_argument(flag, type=int, nargs="+", default=f.default, metavar="N", help=f.metadata["help"])
         else:
             kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            p.add_argument(flag, type=kind, default=f.default, help=f.metadata["help"])
+            p.add_argument(flag, type=kind, default=f.default, choices=CHOICES.get(f.name), help=f.metadata["help"])
     p.add_argument("--data-dir", default=None, help="MNIST root holding MNIST/raw/ (default: $MNIST_ROOT, else ./data, "
                                                     "downloaded on first use)")
     p.add_argument("--pen-digits", default=None, metavar="JSONL",
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
+    values["hidden"] = tuple(values["hidden"])
     if args.dry_run:
         values["epochs"] = min(values["epochs"], 2)
     try:

@@ -4,7 +4,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 
-DEVICES = ("auto", "cpu", "cuda")
+from mnist_model import ModelConfig
+from mnist_model.model import ACTIVATIONS
+
+DEFAULT_MODEL = ModelConfig()
+# The named choices of the text hyperparameters, checked like LIMITS.
+CHOICES = {"activation": tuple(ACTIVATIONS), "optimizer": ("adam", "sgd"), "device": ("auto", "cpu", "cuda")}
+SGD_MOMENTUM = 0.9       # plain SGD needs far more epochs than Adam to reach the same accuracy on MNIST
 
 
 def _field(default, help: str):
@@ -15,40 +21,78 @@ def _field(default, help: str):
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = _field(20, "full passes over the 55,000 training digits")
-    batch_size: int = _field(128, "digits per Adam step")
-    lr: float = _field(2e-3, "Adam's initial learning rate")
+    batch_size: int = _field(128, "digits per optimiser step")
+    lr: float = _field(2e-3, "the optimiser's initial learning rate")
     lr_factor: float = _field(0.3, "ReduceLROnPlateau multiplies the lr by this when valid loss stalls")
     lr_patience: int = _field(1, "epochs without valid-loss improvement before the lr is reduced")
     augment: bool = _field(True, "random affine and stroke-width changes on every training batch")
     augment_share: float = _field(1.0, "fraction of each batch's digits augmented (when augment is on); the "
                                        "rest train as drawn, which reaches a given valid accuracy sooner")
     styles: float = _field(0.5, "fraction of MNIST's 0s, 1s and 7s also trained with a slash, flag or crossbar")
+    hidden: tuple[int, ...] = _field(DEFAULT_MODEL.hidden, "units in each hidden layer, input side first")
+    activation: str = _field(DEFAULT_MODEL.activation, "the hidden layers' nonlinearity: " + ", ".join(ACTIVATIONS))
+    optimizer: str = _field("adam", f"adam, or sgd (with momentum {SGD_MOMENTUM})")
     seed: int = _field(0, "same seed, same machine: same metrics")
     valid_size: int = _field(5000, "digits held out of the 60,000 for validation and lr scheduling")
     device: str = _field("auto", "auto (CUDA when present, else CPU), cpu or cuda")
 
-    # Server-side bounds: the UI's sliders use them too, so nothing is defined twice.
+    # Server-side bounds: the UI's inputs use them too, so nothing is defined twice. "hidden" bounds the
+    # units of each layer; "layers" their number and "parameters" the whole network's weights and biases.
     LIMITS = {"epochs": (1, 100), "batch_size": (1, 8192), "lr": (1e-6, 1.0), "lr_factor": (0.01, 0.99),
-              "lr_patience": (0, 50), "augment_share": (0.0, 1.0), "styles": (0.0, 1.0), "valid_size": (100, 20000), "seed": (0, 2**31 - 1)}
+              "lr_patience": (0, 50), "augment_share": (0.0, 1.0), "styles": (0.0, 1.0), "hidden": (1, 1024),
+              "layers": (1, 6), "parameters": (10, 1_000_000), "valid_size": (100, 20000), "seed": (0, 2**31 - 1)}
 
     def validate(self) -> "TrainConfig":
         """Return self, or raise ValueError naming the first bad hyperparameter."""
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.type in ("int", int) and (isinstance(value, bool) or not isinstance(value, int)):
+            if f.type in ("int", int) and not _whole(value):
                 raise ValueError(f"{f.name} must be a whole number, got {value!r}")
             if f.type in ("float", float) and (not isinstance(value, (int, float)) or isinstance(value, bool)
                                                or not math.isfinite(value)):
                 raise ValueError(f"{f.name} must be a finite number, got {value!r}")
             if f.type in ("bool", bool) and not isinstance(value, bool):
                 raise ValueError(f"{f.name} must be true or false, got {value!r}")
-            if f.name in self.LIMITS:
-                lo, hi = self.LIMITS[f.name]
-                if not lo <= value <= hi:
-                    raise ValueError(f"{f.name} must be between {lo:g} and {hi:g}, got {value!r}")
-        if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+            if f.name == "hidden":
+                self._validate_layers(value)
+            elif f.name in self.LIMITS:
+                _within(f.name, value, *self.LIMITS[f.name])
+            if f.name in CHOICES and value not in CHOICES[f.name]:
+                raise ValueError(f"{f.name} must be one of {', '.join(CHOICES[f.name])}, got {value!r}")
+        _within("parameters", self.model_config().parameters(), *self.LIMITS["parameters"])
         return self
 
+    @staticmethod
+    def _validate_layers(hidden) -> None:
+        if not isinstance(hidden, tuple) or not all(_whole(h) for h in hidden):
+            raise ValueError(f"hidden must be a tuple of whole numbers (units per layer), got {hidden!r}")
+        _within("layers", len(hidden), *TrainConfig.LIMITS["layers"])
+        for units in hidden:
+            _within("hidden", units, *TrainConfig.LIMITS["hidden"])
+
+    def model_config(self) -> ModelConfig:
+        """The network this run trains."""
+        return ModelConfig(hidden=self.hidden, activation=self.activation)
+
+    def step_cost(self) -> float:
+        """What one optimiser step costs next to one of the documented network (at least 1): the server's
+        step cap counts a step of a larger network as this many."""
+        return max(1.0, self.model_config().parameters() / DEFAULT_MODEL.parameters())
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The hyperparameters as JSON stores them (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _within(name: str, value, lo, hi) -> None:
+    if not lo <= value <= hi:
+        shown = _number(value) if type(value) in (int, float) else repr(value)
+        raise ValueError(f"{name} must be between {_number(lo)} and {_number(hi)}, got {shown}")
+
+
+def _number(x) -> str:
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"

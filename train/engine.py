@@ -16,74 +16,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Iterator
 
 import numpy as np
 import torch
-from torch import nn
+import torch.nn.functional as F
 
-from mnist_model import MLP, ModelConfig, save_checkpoint
+from mnist_model import MLP, SIDE, save_checkpoint
 
 from .augment import augment
-from .config import TrainConfig
+from .config import SGD_MOMENTUM, TrainConfig
 from .data import MnistSplits, load_mnist
+from .events import MISREAD_KEPT, DoneEvent, EpochEvent, Event, Misread, StepEvent, StopSignal
 from .styles import style_variants, styled_count
-
-
-@dataclass
-class StepEvent:
-    step: int            # 1-based, counted over the whole run
-    total_steps: int
-    epoch: float         # fractional: 1.5 = half-way through the second epoch
-    loss: float          # this batch's training loss
-    lr: float
-
-
-@dataclass
-class EpochEvent:
-    epoch: int
-    train_loss: float    # mean over the epoch's batches
-    valid_loss: float
-    valid_acc: float     # fraction in [0, 1]
-    lr: float            # after the scheduler's step
-    seconds: float
-    first_layer: np.ndarray | None = None   # (200, 784) float32: the weights into each first-layer unit
-    probe: list[float] | None = None         # the probe digit's ten probabilities, when train() got one
-
-    def record(self) -> dict:
-        """The epoch's numbers, as kept in the run's history (without weights or probe)."""
-        return {k: v for k, v in vars(self).items() if k not in ("first_layer", "probe")}
-
-
-@dataclass
-class Misread:
-    """A test digit the final model gets wrong."""
-    index: int           # into MNIST's 10,000 test digits
-    label: int
-    predicted: int
-    confidence: float    # the model's probability for `predicted`
-    image: np.ndarray    # uint8 (28, 28), white on black, as in MNIST
-
-
-@dataclass
-class DoneEvent:
-    checkpoint: Path | None   # None when no usable weights exist (stopped or diverged before any)
-    test_acc: float | None
-    stopped: bool             # ended by a stop request
-    message: str              # one line for a person
-    history: list[dict] = field(default_factory=list)
-    confusion: list[list[int]] | None = None   # [true][predicted] counts over the test digits, best weights
-    misread: list[Misread] = field(default_factory=list)   # the most confidently wrong test digits, worst first
-    first_layer: np.ndarray | None = None      # (200, 784): the saved (best) weights' first layer
-
-
-Event = StepEvent | EpochEvent | DoneEvent
-MISREAD_KEPT = 24      # misread test digits a DoneEvent carries
-
-
-class StopSignal(Protocol):
-    """What the engine polls before each step: a threading.Event, or anything else with is_set()."""
-    def is_set(self) -> bool: ...
 
 
 def planned_steps(config: TrainConfig, data: MnistSplits) -> int:
@@ -123,142 +68,185 @@ def train(config: TrainConfig, out: str | os.PathLike, data: MnistSplits | None 
     every epoch and its probabilities reported in each EpochEvent."""
     config.validate()
     device = resolve_device(config.device)
-    if probe is not None and (not isinstance(probe, np.ndarray) or probe.shape != (28, 28)):
-        raise ValueError(f"probe must be a (28, 28) image, got {getattr(probe, 'shape', type(probe).__name__)}")
+    if probe is not None and (not isinstance(probe, np.ndarray) or probe.shape != (SIDE, SIDE)):
+        raise ValueError(f"probe must be a ({SIDE}, {SIDE}) image, got {getattr(probe, 'shape', type(probe).__name__)}")
     return _run(config, Path(out), data, data_dir, stop or threading.Event(), device, probe)
+
+
+@dataclass
+class _Splits:
+    """The splits on the device as float tensors in [0, 1], (N, 1, 28, 28), so that batches are index
+    lookups, and the normalisation computed from the training digits."""
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    valid_x: torch.Tensor
+    valid_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    test_images: torch.Tensor     # uint8 (N, 28, 28) on the CPU: what a Misread shows
+    mean: float
+    std: float
+
+    @classmethod
+    def of(cls, data: MnistSplits, device: torch.device) -> "_Splits":
+        def images(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device, torch.float32).div_(255).unsqueeze_(1)
+        return cls(images(data.train_x), data.train_y.to(device), images(data.valid_x), data.valid_y.to(device),
+                   images(data.test_x), data.test_y.to(device), data.test_x,
+                   float(data.train_x.float().mean() / 255), float(data.train_x.float().std() / 255))
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+@dataclass
+class _Progress:
+    """What the loop has done so far, which the end of the run (tested and saved) reads."""
+    total: int                    # optimiser steps planned
+    step: int = 0
+    message: str = ""             # why the run ended early, when it did
+    stopped: bool = False
+    history: list[dict] = field(default_factory=list)
+    best: tuple[float, float, dict] | None = None    # (valid_acc, -valid_loss, state_dict)
+
+    def consider(self, model: MLP, valid_loss: float, valid_acc: float) -> None:
+        """Keep the model's weights if they are the best so far (valid accuracy, then valid loss)."""
+        if math.isfinite(valid_loss) and (self.best is None or (valid_acc, -valid_loss) > self.best[:2]):
+            self.best = (valid_acc, -valid_loss, copy.deepcopy(model.state_dict()))
+
+
+def _logits(model: MLP, x: torch.Tensor, s: _Splits) -> torch.Tensor:
+    """The model's logits for images in [0, 1], in eval mode and without gradients; leaves it training."""
+    model.eval()
+    with torch.no_grad():
+        logits = model(s.normalise(x))
+    model.train()
+    return logits
+
+
+def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor, s: _Splits) -> tuple[float, float]:
+    """(mean cross-entropy loss, accuracy) on the digits x with labels y."""
+    logits = _logits(model, x, s)
+    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+
+
+def read_probe(model: MLP, probe: np.ndarray | None, s: _Splits) -> list[float] | None:
+    """The probe digit's ten probabilities, or None without a probe."""
+    if probe is None:
+        return None
+    x = torch.from_numpy(probe).to(s.test_x.device, torch.float32).div(255).view(1, 1, SIDE, SIDE)
+    return torch.softmax(_logits(model, x, s), 1)[0].tolist()
+
+
+def test(model: MLP, s: _Splits) -> tuple[float, list[list[int]], list[Misread]]:
+    """Test accuracy, confusion matrix and the most confidently misread digits, in one pass."""
+    p = torch.softmax(_logits(model, s.test_x, s), 1)           # (10000, 10)
+    confidence, predicted = p.max(1)
+    confusion = torch.bincount(s.test_y * 10 + predicted, minlength=100).view(10, 10)
+    wrong = torch.nonzero(predicted != s.test_y).flatten()
+    worst = wrong[confidence[wrong].argsort(descending=True)[:MISREAD_KEPT]].tolist()
+    misread = [Misread(i, int(s.test_y[i]), int(predicted[i]), float(confidence[i]), s.test_images[i].numpy())
+               for i in worst]
+    return float((predicted == s.test_y).float().mean()), confusion.tolist(), misread
+
+
+def first_layer(model: MLP) -> np.ndarray:
+    """(hidden[0], 784) float32: a copy of the weights into each first-layer unit."""
+    return model.layers[0].weight.detach().cpu().numpy().copy()
+
+
+def finish(model: MLP, s: _Splits, cfg: TrainConfig, run: _Progress, out: Path, extra: dict) -> DoneEvent:
+    """Test the best weights and save them to `out`; the run's last event."""
+    if run.best is None:
+        return DoneEvent(None, None, run.stopped, run.message or "no weights worth saving", run.history)
+    model.load_state_dict(run.best[2])
+    test_acc, confusion, misread = test(model, s)
+    weights = first_layer(model)
+    try:
+        save_checkpoint(out, model.cpu(), {"mean": s.mean, "std": s.std, "train_config": cfg.to_dict(),
+                                           "history": run.history, "test_accuracy": test_acc,
+                                           "data": {"train_digits": len(s.train_x), **extra},
+                                           "valid_accuracy": run.best[0], "stopped": run.stopped})
+    except OSError as e:    # disk full, read-only folder...: the previous file at `out` is untouched
+        return DoneEvent(None, test_acc, run.stopped, f"could not save the model to {out}: {e.strerror or e}; "
+                         "any earlier file there is unchanged", run.history, confusion, misread, weights)
+    summary = f"test accuracy {test_acc:.2%}"
+    return DoneEvent(out, test_acc, run.stopped, f"{run.message}; {summary}" if run.message else summary,
+                     run.history, confusion, misread, weights)
+
+
+def optimiser(cfg: TrainConfig, model: MLP) -> torch.optim.Optimizer:
+    """Adam, or SGD with momentum, over the model's parameters. fused: one kernel updates all the
+    tensors, where this small MLP's step time is mostly per-tensor overhead (docs/results.md: Training speed)."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=SGD_MOMENTUM, fused=True)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
 
 
 def _run(cfg: TrainConfig, out: Path, data: MnistSplits | None, data_dir, stop: StopSignal,
          device: torch.device, probe: np.ndarray | None) -> Iterator[Event]:
     data = with_styles(cfg, data or load_mnist(data_dir, cfg.valid_size, cfg.seed))
-    mean = float(data.train_x.float().mean() / 255)
-    std = float(data.train_x.float().std() / 255)
-    # Whole splits as float tensors on the device, [0, 1], (N, 1, 28, 28): batches are index lookups.
-    train_x, valid_x, test_x = (t.to(device, torch.float32).div_(255).unsqueeze_(1)
-                                for t in (data.train_x, data.valid_x, data.test_x))
-    train_y, valid_y, test_y = (t.to(device) for t in (data.train_y, data.valid_y, data.test_y))
-
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)   # shuffling and augmentation
+    s = _Splits.of(data, device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed)                               # weight init, without touching global RNG
-        model = MLP(ModelConfig()).to(device)
-    loss_fn = nn.CrossEntropyLoss()
-    # fused: one kernel updates all ten tensors, where this small MLP's step time is mostly
-    # per-tensor overhead (docs/results.md: Training speed).
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
+        model = MLP(cfg.model_config()).to(device)
+    run = _Progress(total=cfg.epochs * math.ceil(len(s.train_x) / cfg.batch_size))
+    try:
+        yield from _epochs(cfg, model, s, stop, probe, run)
+    except GeneratorExit:             # the driver closed us: keep the best weights, yield nothing more
+        run.stopped = True
+        if run.step > 0:
+            run.consider(model, *evaluate(model, s.valid_x, s.valid_y, s))
+        finish(model, s, cfg, run, out, data.extra)
+        raise
+    run.stopped = stop.is_set() and run.step < run.total
+    if run.stopped and not run.message:
+        if run.step == 0:             # untrained weights are not a model anyone wants saved
+            run.message = "stopped before the first step; nothing saved"
+        else:                         # stopped mid-run: the current weights may be the best so far
+            run.consider(model, *evaluate(model, s.valid_x, s.valid_y, s))
+            run.message = f"stopped after step {run.step} of {run.total}; best weights kept"
+    yield finish(model, s, cfg, run, out, data.extra)
+
+
+def _epochs(cfg: TrainConfig, model: MLP, s: _Splits, stop: StopSignal, probe: np.ndarray | None,
+            run: _Progress) -> Iterator[Event]:
+    """The loop: a StepEvent per step and an EpochEvent per epoch, until the last epoch, a stop request
+    (before any step) or a loss that is not finite (`run.message` says so)."""
+    gen = torch.Generator(device=s.train_x.device).manual_seed(cfg.seed)   # shuffling and augmentation
+    opt = optimiser(cfg, model)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=cfg.lr_factor,
                                                        patience=cfg.lr_patience)
-
-    def evaluate(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-        model.eval()
-        with torch.no_grad():
-            logits = model((x - mean) / std)
-            loss, acc = loss_fn(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
-        model.train()
-        return loss, acc
-
-    def read_probe() -> list[float] | None:
-        if probe is None:
-            return None
-        x = torch.from_numpy(probe).to(device, torch.float32).div(255).view(1, 1, 28, 28)
-        model.eval()
-        with torch.no_grad():
-            p = torch.softmax(model((x - mean) / std), 1)[0]
-        model.train()
-        return p.tolist()
-
-    def test() -> tuple[float, list[list[int]], list[Misread]]:
-        """Test accuracy, confusion matrix and the most confidently misread digits, in one pass."""
-        model.eval()
-        with torch.no_grad():
-            p = torch.softmax(model((test_x - mean) / std), 1)       # (10000, 10)
-        confidence, predicted = p.max(1)
-        confusion = torch.bincount(test_y * 10 + predicted, minlength=100).view(10, 10)
-        wrong = torch.nonzero(predicted != test_y).flatten()
-        worst = wrong[confidence[wrong].argsort(descending=True)[:MISREAD_KEPT]].tolist()
-        misread = [Misread(i, int(test_y[i]), int(predicted[i]), float(confidence[i]), data.test_x[i].numpy())
-                   for i in worst]
-        return float((predicted == test_y).float().mean()), confusion.tolist(), misread
-
-    steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(s.train_x) / cfg.batch_size)
     n_aug = round(cfg.batch_size * cfg.augment_share)
-    total = cfg.epochs * steps_per_epoch
-    history: list[dict] = []
-    best: tuple[float, float, dict] | None = None    # (valid_acc, -valid_loss, state_dict)
-    step, stopped, message = 0, False, ""
-
-    def consider(valid_loss: float, valid_acc: float) -> None:
-        nonlocal best
-        if math.isfinite(valid_loss) and (best is None or (valid_acc, -valid_loss) > best[:2]):
-            best = (valid_acc, -valid_loss, copy.deepcopy(model.state_dict()))
-
-    def finish() -> DoneEvent:
-        if best is None:
-            return DoneEvent(None, None, stopped, message or "no weights worth saving", history)
-        model.load_state_dict(best[2])
-        test_acc, confusion, misread = test()
-        first_layer = model.layers[0].weight.detach().cpu().numpy().copy()
-        try:
-            save_checkpoint(out, model.cpu(), {"mean": mean, "std": std, "train_config": cfg.to_dict(),
-                                               "history": history, "test_accuracy": test_acc,
-                                               "data": {"train_digits": len(train_x), **data.extra},
-                                               "valid_accuracy": best[0], "stopped": stopped})
-        except OSError as e:    # disk full, read-only folder...: the previous file at `out` is untouched
-            return DoneEvent(None, test_acc, stopped, f"could not save the model to {out}: {e.strerror or e}; "
-                             "any earlier file there is unchanged", history, confusion, misread, first_layer)
-        summary = f"test accuracy {test_acc:.2%}"
-        return DoneEvent(out, test_acc, stopped, f"{message}; {summary}" if message else summary, history,
-                         confusion, misread, first_layer)
-
-    def epochs() -> Iterator[Event]:
-        nonlocal step, message
-        for epoch in range(1, cfg.epochs + 1):
-            started, loss_sum, n_batches = time.perf_counter(), 0.0, 0
-            order = torch.randperm(len(train_x), generator=gen, device=device)
-            for i in range(0, len(order), cfg.batch_size):
-                if stop.is_set():
-                    return
-                idx = order[i:i + cfg.batch_size]
-                x = train_x[idx]                                    # (B, 1, 28, 28)
-                if cfg.augment and n_aug:                           # the order is random: so are these
-                    x[:n_aug] = augment(x[:n_aug], gen)
-                loss = loss_fn(model((x - mean) / std), train_y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    message = (f"training diverged (loss became {loss_value}) at step {step}; "
-                               f"try a smaller learning rate than {cfg.lr:g}")
-                    return
-                loss_sum, n_batches = loss_sum + loss_value, n_batches + 1
-                yield StepEvent(step, total, epoch - 1 + n_batches / steps_per_epoch, loss_value,
-                                opt.param_groups[0]["lr"])
-            valid_loss, valid_acc = evaluate(valid_x, valid_y)
-            sched.step(valid_loss)
-            record = {"epoch": epoch, "train_loss": loss_sum / n_batches, "valid_loss": valid_loss,
-                      "valid_acc": valid_acc, "lr": opt.param_groups[0]["lr"],
-                      "seconds": time.perf_counter() - started}
-            history.append(record)
-            consider(valid_loss, valid_acc)
-            yield EpochEvent(**record, first_layer=model.layers[0].weight.detach().cpu().numpy().copy(),
-                             probe=read_probe())
-
     model.train()
-    try:
-        yield from epochs()
-    except GeneratorExit:             # the driver closed us: keep the best weights, yield nothing more
-        stopped = True
-        if step > 0:
-            consider(*evaluate(valid_x, valid_y))
-        finish()
-        raise
-    stopped = stop.is_set() and step < total
-    if stopped and not message:
-        if step == 0:                 # untrained weights are not a model anyone wants saved
-            message = "stopped before the first step; nothing saved"
-        else:                         # stopped mid-run: the current weights may be the best so far
-            consider(*evaluate(valid_x, valid_y))
-            message = f"stopped after step {step} of {total}; best weights kept"
-    yield finish()
+    for epoch in range(1, cfg.epochs + 1):
+        started, loss_sum, n_batches = time.perf_counter(), 0.0, 0
+        order = torch.randperm(len(s.train_x), generator=gen, device=gen.device)
+        for i in range(0, len(order), cfg.batch_size):
+            if stop.is_set():
+                return
+            idx = order[i:i + cfg.batch_size]
+            x = s.train_x[idx]                                  # (B, 1, 28, 28)
+            if cfg.augment and n_aug:                           # the order is random: so are these
+                x[:n_aug] = augment(x[:n_aug], gen)
+            loss = F.cross_entropy(model(s.normalise(x)), s.train_y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            run.step += 1
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                run.message = (f"training diverged (loss became {loss_value}) at step {run.step}; "
+                               f"try a smaller learning rate than {cfg.lr:g}")
+                return
+            loss_sum, n_batches = loss_sum + loss_value, n_batches + 1
+            yield StepEvent(run.step, run.total, epoch - 1 + n_batches / steps_per_epoch, loss_value,
+                            opt.param_groups[0]["lr"])
+        valid_loss, valid_acc = evaluate(model, s.valid_x, s.valid_y, s)
+        sched.step(valid_loss)
+        record = {"epoch": epoch, "train_loss": loss_sum / n_batches, "valid_loss": valid_loss,
+                  "valid_acc": valid_acc, "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
+        run.history.append(record)
+        run.consider(model, valid_loss, valid_acc)
+        yield EpochEvent(**record, first_layer=first_layer(model), probe=read_probe(model, probe, s))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Misread
+from mnist_model import SIDE
+
+from .events import Misread
 
 GRID_COLUMNS = 20     # 200 first-layer units: 10 rows of 20
 
@@ -17,7 +19,7 @@ def weight_grid(first_layer: np.ndarray, columns: int = GRID_COLUMNS) -> np.ndar
     units = first_layer.shape[0]
     rows = -(-units // columns)
     scale = np.abs(first_layer).max(1, keepdims=True)
-    v = (first_layer / np.where(scale > 0, scale, 1)).reshape(units, 28, 28)          # [-1, 1]
+    v = (first_layer / np.where(scale > 0, scale, 1)).reshape(units, SIDE, SIDE)          # [-1, 1]
     rgb = np.stack([1 - np.clip(-v, 0, 1), 1 - np.abs(v), 1 - np.clip(v, 0, 1)], -1)   # (units, 28, 28, 3)
     grid = np.full((rows * 29 + 1, columns * 29 + 1, 3), 0.6)
     for i in range(units):

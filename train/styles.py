@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from mnist_model import to_mnist
+from mnist_model import SIDE, to_mnist
 
 SCALE = 4             # strokes are drawn on a 112 px copy of the 28 px digit: antialiased edges
 WIDTH = (2.0, 3.2)    # added stroke width, px of the 28 px image: MNIST's own range
@@ -25,7 +25,7 @@ def style_variants(x: torch.Tensor, y: torch.Tensor, fraction: float = 0.5,
     for label, draw in STYLES.items():
         idx = torch.nonzero(y == label).flatten().numpy()
         for i in rng.choice(idx, _share(len(idx), fraction), replace=False):
-            big = Image.fromarray(x[i].numpy()).resize((28 * SCALE,) * 2, Image.BILINEAR)
+            big = Image.fromarray(x[i].numpy()).resize((SIDE * SCALE,) * 2, Image.BILINEAR)
             box = _ink_box(np.asarray(big))
             if box is None:
                 continue
@@ -38,7 +38,7 @@ def style_variants(x: torch.Tensor, y: torch.Tensor, fraction: float = 0.5,
             xs.append(to_mnist(np.asarray(big)))
             ys.append(label)
     note = {"styles": {"fraction": fraction, "digits": len(xs)}}
-    x_extra = torch.from_numpy(np.stack(xs)) if xs else torch.zeros((0, 28, 28), dtype=torch.uint8)
+    x_extra = torch.from_numpy(np.stack(xs)) if xs else torch.zeros((0, SIDE, SIDE), dtype=torch.uint8)
     return x_extra, torch.tensor(ys, dtype=torch.int64), note
 
 

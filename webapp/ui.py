@@ -10,7 +10,7 @@ import gradio as gr
 import torch
 from starlette.middleware import Middleware
 
-from train import TrainConfig
+from mnist_model import SIDE
 
 from .draw import CANVAS
 from .draw.feedback import FeedbackLimits
@@ -22,12 +22,14 @@ from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CON
 from .guards.sketchpad import Sketchpad
 from .guards.upload_guard import UploadGuard
 from .i18n import I18N, lang_of, text
-from .training.form import TRAIN_TAB
+from .training.compare import table
+from .training.form import TAB_FIELDS, TRAIN_OUTPUTS, TRAIN_TAB, control
 from .training.runs import DEFAULT_KEY
-from .training.tab import feedback_checkbox, slot, stop_training, train_model, use_model
+from .training.tab import (apply_link, feedback_checkbox, recolour, remove_run, runs_data, settings_link, show_runs,
+                           slot, stop_training, train_model, use_model, use_run)
 
-LIMITS = TrainConfig.LIMITS
-DEFAULTS = TRAIN_TAB
+ROW = 5                  # the Train tab's settings per row
+PLOT_HEIGHT = 400        # px: room for a legend of several runs under each plot
 
 CSS = """
 .digit { font-size: 7rem; font-weight: 700; line-height: 1; text-align: center; }
@@ -119,7 +121,7 @@ def build() -> App:
                         probabilities = gr.Label(num_top_classes=10, label=I18N("probabilities"),
                                                  show_heading=False, elem_id="probabilities")
                         seen = gr.Image(label=I18N("seen"), type="numpy", format="png", interactive=False,
-                                        buttons=[], elem_id="seen", height=28 * CELL + 48)
+                                        buttons=[], elem_id="seen", height=SIDE * CELL + 48)
                         read_by = gr.JSON(visible=False, label=I18N("personal.read_by"))
             with gr.Tab(I18N("tab.train"), id="train") as train_tab:
                 if not training_allowed():
@@ -127,35 +129,38 @@ def build() -> App:
                 gr.Markdown(I18N("train.intro"))
                 if on_space:
                     gr.Markdown(I18N("train.space"))
+                settings = {}
+                for row in range(0, len(TAB_FIELDS), ROW):
+                    with gr.Row():
+                        settings.update({name: control(name) for name in TAB_FIELDS[row:row + ROW]})
                 with gr.Row():
-                    epochs = gr.Slider(*LIMITS["epochs"], value=DEFAULTS.epochs, step=1,
-                                       label=I18N("epochs"))
-                    batch_size = gr.Number(DEFAULTS.batch_size, precision=0, minimum=LIMITS["batch_size"][0],
-                                           maximum=LIMITS["batch_size"][1], label=I18N("batch_size"))
-                    lr = gr.Number(DEFAULTS.lr, minimum=LIMITS["lr"][0], maximum=LIMITS["lr"][1],
-                                   label=I18N("lr"))
-                    seed = gr.Number(DEFAULTS.seed, precision=0, minimum=LIMITS["seed"][0],
-                                     maximum=LIMITS["seed"][1], label=I18N("seed"))
-                with gr.Row():
-                    lr_factor = gr.Slider(*LIMITS["lr_factor"], value=DEFAULTS.lr_factor, step=0.01,
-                                          label=I18N("lr_factor"))
-                    lr_patience = gr.Slider(*LIMITS["lr_patience"], value=DEFAULTS.lr_patience, step=1,
-                                            label=I18N("lr_patience"))
-                    augment = gr.Checkbox(DEFAULTS.augment, label=I18N("augment"))
                     # Counted when the tab is shown (feedback_checkbox), in the visitor's language.
                     use_feedback = gr.Checkbox(False, label=I18N("feedback.include.tab"), interactive=False)
+                    link_btn = gr.Button(I18N("compare.link"), size="sm")
+                    link_box = gr.Textbox(label=I18N("compare.link.box"), max_lines=1, buttons=["copy"],
+                                          elem_id="settings-link")
                 with gr.Row():
                     train_btn = gr.Button(I18N("train"), variant="primary", interactive=training_allowed())
                     stop_btn = gr.Button(I18N("stop"), variant="stop")
                 status = gr.Markdown(I18N("no_run"), label=I18N("status"))
                 progress = gr.HTML('<progress value="0" max="1"></progress>', label=I18N("progress"))
                 with gr.Row():
-                    train_plot = gr.LinePlot(x="epoch", y="loss", label=I18N("plot.train"), height=260,
-                                             **plot_titles("en", "title.train", "axis.loss"))
-                    epoch_plot = gr.ScatterPlot(x="epoch", y="valid_loss", label=I18N("plot.valid"), height=260,
-                                                **plot_titles("en", "title.valid", "axis.loss"))
-                    lr_plot = gr.LinePlot(x="epoch", y="lr", label=I18N("plot.lr"), height=260,
+                    train_plot = gr.LinePlot(x="epoch", y="loss", color="run", label=I18N("plot.train"),
+                                             height=PLOT_HEIGHT, **plot_titles("en", "title.train", "axis.loss"))
+                    epoch_plot = gr.ScatterPlot(x="epoch", y="valid_loss", color="run", label=I18N("plot.valid"),
+                                                height=PLOT_HEIGHT, **plot_titles("en", "title.valid", "axis.loss"))
+                    lr_plot = gr.LinePlot(x="epoch", y="lr", color="run", label=I18N("plot.lr"), height=PLOT_HEIGHT,
                                           **plot_titles("en", "title.lr", "axis.lr"))
+                gr.Markdown(I18N("compare.heading"))
+                runs = gr.State([])
+                with gr.Row(elem_id="runs-actions"):
+                    runs_shown = gr.CheckboxGroup([], label=I18N("compare.shown"), elem_id="runs-shown")
+                    runs_pick = gr.Dropdown([], label=I18N("compare.pick"), elem_id="runs-pick")
+                    use_run_btn = gr.Button(I18N("compare.use"), size="sm")
+                    remove_btn = gr.Button(I18N("compare.remove"), size="sm")
+                runs_table = gr.Dataframe(table([], "en"), label=I18N("compare.table"), interactive=False,
+                                          elem_id="runs-table")
+                runs_json = gr.JSON(visible=False, label=I18N("compare.table"))
                 with gr.Row():
                     with gr.Column(scale=2):
                         probe_plot = gr.BarPlot(x="digit", y="probability", y_lim=[0, 1], height=220,
@@ -175,15 +180,16 @@ def build() -> App:
 
         def localize(model_key: str, request: gr.Request) -> tuple:
             """What the server writes into the page, in the visitor's language (the rest is resolved by
-            the browser from I18N): the empty answer, the picker's labels, the plots' titles."""
+            the browser from I18N): the empty answer, the picker's labels, the plots' titles, the runs table's
+            headers."""
             lang = lang_of(request)
             return (digit_html(None, lang=lang), picker_update(model_key, request),
                     gr.LinePlot(**plot_titles(lang, "title.train", "axis.loss")),
                     gr.ScatterPlot(**plot_titles(lang, "title.valid", "axis.loss")),
                     gr.LinePlot(**plot_titles(lang, "title.lr", "axis.lr")),
-                    gr.BarPlot(**plot_titles(lang, "probe.title", "probe.axis", "axis.digit")))
+                    gr.BarPlot(**plot_titles(lang, "probe.title", "probe.axis", "axis.digit")), table([], lang))
 
-        demo.load(localize, model_key, [digit, picker, train_plot, epoch_plot, lr_plot, probe_plot],
+        demo.load(localize, model_key, [digit, picker, train_plot, epoch_plot, lr_plot, probe_plot, runs_table],
                   api_visibility="private", show_progress="hidden")
 
         shown = [probabilities, digit, seen, hint, reader, read_by]
@@ -207,11 +213,29 @@ def build() -> App:
         forget_btn.click(forget, model_key, [hand, reader], api_name="forget").then(predict, reading, shown, **again)
         demo.unload(end_session)
         train_tab.select(feedback_checkbox, None, use_feedback, api_visibility="private")
-        train_btn.click(train_model, [epochs, batch_size, lr, lr_factor, lr_patience, augment, seed, use_feedback,
-                                      sketch],
-                        [status, progress, train_plot, epoch_plot, lr_plot, result, use_btn, new_model_key,
-                         probe_plot, probe_line, weights, confusion, misread, details],
-                        api_name="train", concurrency_limit=4, show_progress="minimal")
+        outputs = dict(status=status, progress=progress, train_loss=train_plot, valid_loss=epoch_plot, lr=lr_plot,
+                       result=result, use=use_btn, new_model=new_model_key, probe=probe_plot, readings=probe_line,
+                       weights=weights, confusion=confusion, misread=misread, details=details, runs=runs,
+                       runs_table=runs_table, runs_shown=runs_shown, runs_pick=runs_pick)
+        # By name: gradio_client callers pass the settings as keywords (or positionally, in TRAIN_INPUTS' order).
+        plots = [train_plot, epoch_plot, lr_plot]
+        recolouring = dict(fn=recolour, inputs=runs, outputs=plots, api_visibility="private", show_progress="hidden")
+        train_btn.click(train_model, [], [outputs[name] for name in TRAIN_OUTPUTS],
+                        inputs_kwargs={**settings, "use_feedback": use_feedback, "sketch": sketch, "runs": runs},
+                        api_name="train", concurrency_limit=4, show_progress="minimal").then(**recolouring)
+        runs_shown.input(show_runs, [runs, runs_shown], [runs, *plots, runs_table],
+                         api_visibility="private").then(**recolouring)
+        remove_btn.click(remove_run, [runs, runs_pick], [runs, *plots, runs_table, runs_shown, runs_pick],
+                         api_visibility="private").then(**recolouring)
+        use_run_btn.click(use_run, [runs, runs_pick, model_key], [model_key, picker, tabs],
+                          api_visibility="private").then(predict, [sketch, model_key], shown,
+                                                         api_visibility="private", **predicting)
+        runs.change(runs_data, runs, runs_json, api_name="runs")
+        # The page's own address goes in front of the query the server makes, and the link to the clipboard.
+        link_btn.click(settings_link, [], link_box, inputs_kwargs=settings, api_visibility="private").then(
+            None, link_box, link_box, js="(q) => { const url = location.origin + location.pathname + q; "
+                                         "navigator.clipboard?.writeText(url).catch(() => {}); return url; }")
+        demo.load(apply_link, None, [tabs, *settings.values()], api_visibility="private", show_progress="hidden")
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
         use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private").then(
             predict, reading, shown, **again)

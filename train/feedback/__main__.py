@@ -9,17 +9,16 @@ locally only: delete from the dataset repo on the Hub as well."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import Counter
 
-from .folder import FeedbackError, drop_items, read_feedback
+from .folder import FeedbackError, drop_items, feedback_dir, read_feedback
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m train.feedback", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
-    default = os.environ.get("FEEDBACK_DIR") or "feedback"
+    default = str(feedback_dir())
     ls = sub.add_parser("list", help="list the items, checking each")
     ls.add_argument("dir", nargs="?", default=default)
     ls.add_argument("--misread", action="store_true", help="only items whose label differs from the app's answer")

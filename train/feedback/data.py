@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mnist_model import ImageError, to_mnist
+from mnist_model import SIDE, ImageError, to_mnist
 
 from .folder import FeedbackError, FeedbackItem
 
@@ -21,7 +21,7 @@ def feedback_training(items: list[FeedbackItem]) -> tuple[torch.Tensor, torch.Te
     blank = [item.id for item, x in zip(items, xs) if not x.any()]
     if blank:
         raise FeedbackError(f"{len(blank)} feedback drawing(s) have no ink, e.g. {blank[0]}")
-    x = torch.from_numpy(np.stack(xs)) if xs else torch.zeros((0, 28, 28), dtype=torch.uint8)
+    x = torch.from_numpy(np.stack(xs)) if xs else torch.zeros((0, SIDE, SIDE), dtype=torch.uint8)
     y = torch.tensor([item.label for item in items], dtype=torch.int64)
     misread = sum(1 for item in items if item.record.get("predicted") not in (None, item.label))
     return x, y, {"feedback": {"items": len(items), "misread_by_the_app": misread}}

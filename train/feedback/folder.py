@@ -23,10 +23,19 @@ from typing import Iterator
 
 from PIL import Image
 
+from mnist_model import write_atomic
+from mnist_model.preprocess import MAX_SIDE      # a stored drawing is 448 px a side at most
+
 METADATA = "metadata.jsonl"
 IMAGES = "images"
 LOCK = ".lock"               # dot files are neither data nor pushed to the Hub
-MAX_SIDE = 4096              # a stored drawing is at most 448 px a side; anything far larger is not one
+
+
+def feedback_dir() -> Path:
+    """The corrections folder the app writes and the CLI reads: $FEEDBACK_DIR, else feedback/ here."""
+    return Path(os.environ.get("FEEDBACK_DIR") or "feedback")
+
+
 MAX_FILE_BYTES = 5 << 20     # nor is a PNG over 5 MB (the app's are a few kB)
 
 _thread_lock = threading.Lock()   # flock is per open file: threads of one process need their own lock
@@ -141,9 +150,7 @@ def drop_items(folder: str | os.PathLike, ids: set[str]) -> list[FeedbackItem]:
                 continue
             item = _item(meta, number, line, check_images=False)
             (dropped if item.id in ids else keep).append((item, line))
-        tmp = folder / f".{METADATA}.{os.getpid()}.tmp"
-        tmp.write_text("".join(line + "\n" for _, line in keep), encoding="utf-8")
-        os.replace(tmp, meta)
+        write_atomic(meta, "".join(line + "\n" for _, line in keep).encode("utf-8"))
         for item, _ in dropped:
             item.path.unlink(missing_ok=True)
     return [item for item, _ in dropped]

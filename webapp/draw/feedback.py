@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnist_model import ImageError, to_mnist
+from mnist_model import ImageError, to_mnist, write_atomic
 from train.feedback import IMAGES, METADATA, folder_lock
 
 from ..guards.limits import numbers_from_env
 from ..i18n import text
 from . import CANVAS
 
-STALE_TMP_SECONDS = 60       # a temp PNG this old was left by a writer killed mid-write
+STALE_WRITE_SECONDS = 60       # a temp PNG this old was left by a writer killed mid-write
 
 
 class FeedbackRefused(ValueError):
@@ -53,11 +53,6 @@ class FeedbackLimits:
     @classmethod
     def from_env(cls) -> "FeedbackLimits":
         return numbers_from_env(cls, ("FEEDBACK_PER_MINUTE", "FEEDBACK_MAX_ITEMS", "FEEDBACK_MAX_MB"))
-
-
-def feedback_dir() -> Path:
-    """$FEEDBACK_DIR, else feedback/ in the working directory."""
-    return Path(os.environ.get("FEEDBACK_DIR") or "feedback")
 
 
 def drawing(sketch) -> Image.Image:
@@ -86,7 +81,7 @@ class FeedbackStore:
         self._recent: dict[str, deque] = {}
         (self.folder / IMAGES).mkdir(parents=True, exist_ok=True)
         for tmp in (self.folder / IMAGES).glob(".*.tmp"):
-            if time.time() - tmp.stat().st_mtime > STALE_TMP_SECONDS:
+            if time.time() - tmp.stat().st_mtime > STALE_WRITE_SECONDS:
                 tmp.unlink(missing_ok=True)
         self.items, self.bytes = self._measure()
 
@@ -105,7 +100,7 @@ class FeedbackStore:
         if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
             raise FeedbackRefused("feedback.label", label=label)
         image = drawing(sketch)
-        if not to_mnist(image).any():
+        if predicted is None and not to_mnist(image).any():     # an answer means a model found ink in it
             raise FeedbackRefused("feedback.empty")
         self._take_turn(session)
         png = io.BytesIO()
@@ -123,7 +118,7 @@ class FeedbackStore:
                 self.items, self.bytes = self._measure()          # a reviewer may have dropped items since
                 if not self._fits(size):
                     raise FeedbackRefused("feedback.full")
-            _write_atomic(self.folder / name, png.getvalue())
+            write_atomic(self.folder / name, png.getvalue())
             _append_line(self.folder / METADATA, line)
             self.items, self.bytes = self.items + 1, self.bytes + size
         return text(lang, "feedback.kept", label=label)
@@ -143,15 +138,6 @@ class FeedbackStore:
             if len(recent) >= self.limits.per_minute:
                 raise FeedbackRefused("feedback.rate", limit=self.limits.per_minute)
             recent.append(now)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _append_line(path: Path, line: bytes) -> None:

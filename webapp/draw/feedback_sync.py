@@ -16,7 +16,9 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .feedback import FeedbackStore, feedback_dir
+from train.feedback import feedback_dir
+
+from .feedback import FeedbackStore
 
 PUSH_MINUTES = 5         # FEEDBACK_PUSH_MINUTES: how often the folder is pushed (each push is one commit)
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ import threading
 
 from mnist_model import CheckpointError, DigitRecognizer
 
-from ..training.runs import resolve, shown
+from ..training.runs import quoted, resolve
 
 
 class Recognizers:
@@ -25,7 +25,7 @@ class Recognizers:
         try:
             stamp = path.stat().st_mtime_ns
         except OSError as e:    # deleted since it was listed (runs.prune_runs), or unreadable
-            raise CheckpointError(f"model {shown(key)} can no longer be read ({e.strerror or e}); "
+            raise CheckpointError(f"model {quoted(key)} can no longer be read ({e.strerror or e}); "
                                   f"pick another") from None
         while True:
             with self._lock:
@@ -45,7 +45,7 @@ class Recognizers:
                 self._refused[key] = (stamp, e)
             raise
         except OSError as e:    # deleted or replaced while it was read: not the file's fault, not remembered
-            raise CheckpointError(f"model {shown(key)} can no longer be read ({e.strerror or e}); "
+            raise CheckpointError(f"model {quoted(key)} can no longer be read ({e.strerror or e}); "
                                   f"pick another") from None
         finally:
             self._loading.release()

@@ -10,7 +10,7 @@ from mnist_model import CheckpointError, DigitRecognizer, ImageError, Prediction
 from train import DataError
 
 from ..i18n import error_text, lang_of, text
-from ..training.runs import DEFAULT_KEY, ModelEntry, list_models, shown
+from ..training.runs import DEFAULT_KEY, ModelEntry, list_models, quoted
 from . import CANVAS
 from .feedback import FeedbackRefused
 from .feedback_sync import store
@@ -117,14 +117,14 @@ def predict(sketch: dict | None, model_key: str, hand: Handwriting | None = None
 
 class Picker(gr.Dropdown):
     """The model picker. Gradio's Dropdown quotes a value it does not list whole, with every choice, in
-    its error and the log: a visitor's 30 MB value came back 30 MB long. This one quotes it cut short."""
+    its error and the log, however long a visitor made it. This one quotes it cut short."""
 
     def get_block_name(self) -> str:
         return "dropdown"       # drawn by Dropdown's frontend (see Sketchpad.get_block_name)
 
     def preprocess(self, payload):
         if payload is not None and payload not in [value for _, value in self.choices]:
-            raise gr.Error(f"No model {html.escape(shown(payload))} in the list; pick one from it.")
+            raise gr.Error(f"No model {html.escape(quoted(payload))} in the list; pick one from it.")
         return super().preprocess(payload)
 
 

@@ -2,49 +2,52 @@
 (README: Limits on a public server)."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 
 from train import MnistSplits, TrainConfig, planned_steps
 
-PREDICT_CONCURRENCY = int(os.environ.get("PREDICT_CONCURRENCY", "4"))   # predictions served at once
-# One intra-op thread, not torch's default of one per core: a one-digit forward pass gains nothing from
-# more, and on a busy 2-core server every multi-threaded op waits for a preempted thread
-# (docs/results.md: Serving under load).
-TORCH_THREADS = int(os.environ.get("TORCH_THREADS", "1"))
-# The training process may use every core, but only while the server is quiet (webapp.training.cores).
-CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-TRAINING_THREADS = int(os.environ.get("TRAINING_THREADS", "0")) or CORES
-MAX_UPLOAD = "10mb"     # largest file a visitor may upload: the pad sends ~20 kB, a phone photo a few MB
-CACHE_CLEANUP = (3600, 3600)   # every hour, delete uploads older than an hour
 
-
-def _env_number(name: str, default: float) -> float:
+def env_number(name: str, default: float, kind: type = float) -> float:
+    """The environment variable `name` as a number of `kind`, or `default` where it is unset; ValueError
+    names a malformed one."""
     text = os.environ.get(name, "").strip()
     try:
-        return float(text) if text else default
+        return kind(text) if text else default
     except ValueError:
         raise ValueError(f"{name} must be a number, got {text!r}") from None
 
 
+PREDICT_CONCURRENCY = env_number("PREDICT_CONCURRENCY", 4, int)   # predictions served at once
+# One intra-op thread, not torch's default of one per core: a one-digit forward pass gains nothing from
+# more, and on a busy 2-core server every multi-threaded op waits for a preempted thread
+# (docs/results.md: Serving under load).
+TORCH_THREADS = env_number("TORCH_THREADS", 1, int)
+# The training process may use every core, but only while the server is quiet (webapp.training.cores).
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+TRAINING_THREADS = env_number("TRAINING_THREADS", 0, int) or CORES
+MAX_UPLOAD = "10mb"     # largest file a visitor may upload: the pad sends ~20 kB, a phone photo a few MB
+CACHE_CLEANUP = (3600, 3600)   # every hour, delete uploads older than an hour
+
 # What one sketch may hold. The pad sends a background, one layer and the composite, 448 x 448 each.
 MAX_PIXELS = 4096 * 4096            # pixels per image, from its header: a 16-megapixel photo fits
-MAX_LAYERS = 4                      # layers per sketch
+MAX_SKETCH_LAYERS = 4               # layers per sketch
 MAX_SKETCH_PIXELS = MAX_PIXELS      # pixels of all its images together: one photo, or the pad's 3 many times
 # The pad's blob store (Sketchpad.accept_blobs): each stroke's images are posted, then read by the
 # prediction that follows. A blob nobody asks for (a skipped change, a hostile client) is freed after
 # BLOB_TTL; what is held at once is capped per client and per server.
 MAX_BLOB_BYTES = 2 * 1024 * 1024    # one posted image: the pad's are ~20 kB
 BLOB_TTL = 120.0                    # seconds a posted image waits for its prediction
-BLOB_CLIENT_MB = _env_number("BLOB_CLIENT_MB", 16)     # held for one client
-BLOB_SERVER_MB = _env_number("BLOB_SERVER_MB", 128)    # held for all clients
+BLOB_CLIENT_MB = env_number("BLOB_CLIENT_MB", 16)     # held for one client
+BLOB_SERVER_MB = env_number("BLOB_SERVER_MB", 128)    # held for all clients
 BLOB_CLIENT_IDS = 64                # sketches waiting for one client (an empty blob costs no bytes)
 BLOB_SERVER_IDS = 2048              # sketches waiting for all clients
 # Uploads (/gradio_api/upload, and the pad's posts): bytes per client per minute, allowed in bursts of
 # up to a minute's worth, and the total size of Gradio's cache folder, past which uploads are refused
 # until the hourly cleanup (CACHE_CLEANUP) frees space.
-UPLOAD_MB_PER_MINUTE = _env_number("UPLOAD_MB_PER_MINUTE", 30)
-CACHE_MAX_MB = _env_number("CACHE_MAX_MB", 1000)
+UPLOAD_MB_PER_MINUTE = env_number("UPLOAD_MB_PER_MINUTE", 30)
+CACHE_MAX_MB = env_number("CACHE_MAX_MB", 1000)
 
 
 class OverServerLimit(Exception):
@@ -67,24 +70,20 @@ class ServerLimits:
     def check(self, config: TrainConfig, data: MnistSplits) -> None:
         """Refuse, before any training, a run that would hold the server's one slot too long."""
         steps = planned_steps(config, data)
-        if steps > self.max_steps:
-            raise OverServerLimit(f"{config.epochs} epochs at batch size {config.batch_size} is {steps:,} steps; "
-                                  f"this server allows {self.max_steps:,} per run. Use fewer epochs or a larger "
-                                  f"batch size.")
+        cost = math.ceil(steps * config.step_cost())      # a step of a larger network counts as more than one
+        if cost > self.max_steps:
+            larger = (f", which for a network of {config.model_config().parameters():,} weights counts as "
+                      f"{cost:,}" if cost > steps else "")
+            raise OverServerLimit(f"{config.epochs} epochs at batch size {config.batch_size} is {steps:,} steps"
+                                  f"{larger}; this server allows {self.max_steps:,} per run. Use fewer epochs, a "
+                                  f"larger batch size{' or a smaller network' if larger else ''}.")
 
 
 def numbers_from_env(cls, variables: tuple[str, ...]):
     """The dataclass `cls` with each numeric field, in order, taken from its variable where that is set;
     ValueError names a malformed one."""
-    values = {}
-    for f, var in zip(fields(cls), variables):
-        text = os.environ.get(var, "").strip()
-        if text:
-            try:
-                values[f.name] = int(text) if f.type in ("int", int) else float(text)
-            except ValueError:
-                raise ValueError(f"{var} must be a number, got {text!r}") from None
-    return cls(**values)
+    return cls(**{f.name: env_number(var, f.default, int if f.type in ("int", int) else float)
+                  for f, var in zip(fields(cls), variables)})
 
 
 def training_allowed() -> bool:

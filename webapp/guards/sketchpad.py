@@ -1,11 +1,10 @@
 """The drawing pad, hardened for a public server.
 
 - Every image of a sketch is checked from its header before anything is decoded: a format a drawing
-  or photo comes in (mnist_model.preprocess.FORMATS), at most MAX_PIXELS each, at most MAX_LAYERS
-  layers and MAX_SKETCH_PIXELS in all. Without this, a 10,000 x 10,000 PNG of blank paper (120 kB on
-  the wire) costs ~1 GB to decode, and one request listing the same 4096 x 4096 PNG as 30 layers 2.5 GB.
+  or photo comes in (mnist_model.preprocess.FORMATS), at most MAX_PIXELS each, at most MAX_SKETCH_LAYERS
+  layers and MAX_SKETCH_PIXELS in all: a small compressed file can decode to gigabytes.
 - The pad's blob store (Gradio's `accept_blobs`, which anyone can call) keeps at most MAX_BLOB_BYTES
-  per image, layer indices under MAX_LAYERS, BLOB_CLIENT_MB / BLOB_SERVER_MB held and
+  per image, layer indices under MAX_SKETCH_LAYERS, BLOB_CLIENT_MB / BLOB_SERVER_MB held and
   BLOB_CLIENT_IDS / BLOB_SERVER_IDS sketches waiting, and frees what no prediction asked for within
   BLOB_TTL. Gradio's own extends a list up to any index a visitor sends and keeps it for good.
 Limits live in webapp.guards.limits (README: Limits on a public server)."""
@@ -25,7 +24,7 @@ from PIL import Image
 from mnist_model.preprocess import FORMATS
 
 from .limits import (BLOB_CLIENT_IDS, BLOB_CLIENT_MB, BLOB_SERVER_IDS, BLOB_SERVER_MB, BLOB_TTL, MAX_BLOB_BYTES,
-                     MAX_LAYERS, MAX_PIXELS, MAX_SKETCH_PIXELS)
+                     MAX_SKETCH_LAYERS, MAX_PIXELS, MAX_SKETCH_PIXELS)
 from .upload_guard import client_key
 
 UNREADABLE = "Draw on the pad, or send a PNG, JPEG, WebP, GIF or BMP file."
@@ -71,8 +70,8 @@ class Sketchpad(gr.Sketchpad):
                     self._owners().pop(blob_id, None)
 
     def _check_sketch(self, images: list, n_layers: int) -> None:
-        if n_layers > MAX_LAYERS:
-            raise gr.Error(f"The drawing has {n_layers} layers; this server reads up to {MAX_LAYERS}.")
+        if n_layers > MAX_SKETCH_LAYERS:
+            raise gr.Error(f"The drawing has {n_layers} layers; this server reads up to {MAX_SKETCH_LAYERS}.")
         total = 0
         for image in images:
             if image is not None:
@@ -113,8 +112,8 @@ class Sketchpad(gr.Sketchpad):
                 index = int(fields.get("index"))
             except (TypeError, ValueError):
                 index = -1
-            if not 0 <= index < MAX_LAYERS:
-                raise HTTPException(400, f"A layer index is a whole number from 0 to {MAX_LAYERS - 1}.")
+            if not 0 <= index < MAX_SKETCH_LAYERS:
+                raise HTTPException(400, f"A layer index is a whole number from 0 to {MAX_SKETCH_LAYERS - 1}.")
         if len(blob) > MAX_BLOB_BYTES:
             raise HTTPException(413, f"An image of the drawing may have up to {MAX_BLOB_BYTES // 1024} kB.")
         client = client_key(request.headers, request.client.host if request.client else "")

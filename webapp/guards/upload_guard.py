@@ -1,7 +1,7 @@
 """What one client may send: an ASGI middleware in front of Gradio's upload routes that refuses, from
 the request's headers and before a byte of its body is read, uploads over a client's per-minute
-allowance (UPLOAD_MB_PER_MINUTE) and any upload once Gradio's cache folder holds CACHE_MAX_MB. Without
-it one client filled the cache at 173 MB/s until the hourly cleanup (README: Limits on a public server)."""
+allowance (UPLOAD_MB_PER_MINUTE) and any upload once Gradio's cache folder holds CACHE_MAX_MB, so that
+no one client can fill the disk until the hourly cleanup (README: Limits on a public server)."""
 from __future__ import annotations
 
 import asyncio

@@ -1,7 +1,7 @@
 """How many torch threads the training process uses right now: every core while the server is quiet,
-one while it serves visitors. On an idle 2-core server two threads end a run sooner; on a busy one
-each multi-threaded op waits for whichever thread the server preempted, and an epoch took over twice
-as long as with one thread (docs/results.md: Train tab latency). The server's own CPU time, read from
+one while it serves visitors. On an idle server more threads end a run sooner; on a busy one each
+multi-threaded op waits for whichever thread the server preempted, which is slower than one thread
+(docs/results.md: Train tab latency). The server's own CPU time, read from
 /proc between steps, says which case holds; where there is no /proc, the thread count stays fixed."""
 from __future__ import annotations
 

@@ -19,16 +19,16 @@ from ..guards.limits import ServerLimits
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_KEY = "default"
 RUN_PREFIX = "runs/"
-STALE_TMP_SECONDS = 3600    # a save's temp file this old belongs to a process killed mid-write
-SHOWN_CHARS = 80            # a key or name longer than this is cut when echoed in a message or a log line
+STALE_SAVE_SECONDS = 3600    # a save's temp file this old belongs to a process killed mid-write
+QUOTED_CHARS = 80           # a key or name longer than this is cut when echoed in a message or a log line
 
 log = logging.getLogger(__name__)
 
 
-def shown(text) -> str:
-    """`text` as a message quotes it: repr'd, and cut to SHOWN_CHARS (a visitor may send megabytes)."""
+def quoted(text) -> str:
+    """`text` as a message quotes it: repr'd, and cut to QUOTED_CHARS (a visitor may send megabytes)."""
     r = repr(text)
-    return r if len(r) <= SHOWN_CHARS else r[:SHOWN_CHARS] + f"... ({len(r):,} characters)"
+    return r if len(r) <= QUOTED_CHARS else r[:QUOTED_CHARS] + f"... ({len(r):,} characters)"
 
 
 def runs_dir() -> Path:
@@ -82,7 +82,7 @@ def _existing(paths) -> list[Path]:
             path.stat()
             kept.append(path)
         except OSError as e:
-            log.info("run %s left out of the model list: %s", shown(path.name), e.strerror or e)
+            log.info("run %s left out of the model list: %s", quoted(path.name), e.strerror or e)
     return kept
 
 
@@ -90,9 +90,9 @@ def _entry(key: str, path: Path, name: str | None) -> ModelEntry | None:
     try:
         return entry(key, path, name, read_metadata(path))
     except (CheckpointError, OSError) as e:
-        log.info("model %s left out of the model list: %s", shown(key), str(e)[:200])
+        log.info("model %s left out of the model list: %s", quoted(key), str(e)[:200])
     except Exception as e:     # noqa: BLE001 - anything in a hostile file's metadata must not stop the app
-        log.warning("model %s left out of the model list: %s: %s", shown(key), type(e).__name__, str(e)[:200])
+        log.warning("model %s left out of the model list: %s: %s", quoted(key), type(e).__name__, str(e)[:200])
     return None
 
 
@@ -113,7 +113,7 @@ def resolve(key: str) -> Path:
                 return path
         except (OSError, ValueError):     # a name too long for the file system, a NUL byte
             pass
-    raise CheckpointError(f"no model {shown(key)} in this app; pick one from the list")
+    raise CheckpointError(f"no model {quoted(key)} in this app; pick one from the list")
 
 
 def new_run_path() -> Path:
@@ -129,7 +129,7 @@ def prune_runs(limits: ServerLimits, keep: Path | None = None) -> list[Path]:
     kept, total = (1, keep.stat().st_size) if keep is not None and keep.is_file() else (0, 0)
     now = time.time()
     for tmp in root.glob(".app-*.tmp"):
-        if now - tmp.stat().st_mtime > STALE_TMP_SECONDS:
+        if now - tmp.stat().st_mtime > STALE_SAVE_SECONDS:
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     for path in sorted(root.glob("app-*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True):

@@ -56,7 +56,7 @@ class Snapshot:
     steps: list[dict] = field(default_factory=list)     # {"epoch": fractional epoch, "loss": mean loss}
     epochs: list[dict] = field(default_factory=list)    # the engine's per-epoch records
     probe: list[dict] = field(default_factory=list)     # {"epoch", "probabilities"}: the visitor's drawing, read
-    first_layer: np.ndarray | None = None               # (200, 784) first-layer weights after the last epoch
+    first_layer: np.ndarray | None = None               # (hidden[0], 784) first-layer weights, last epoch
     has_probe: bool = False                             # the run follows a drawing
     done: DoneEvent | None = None
     drawn: dict = field(default_factory=dict)           # a driver's pictures of this snapshot, kept between sends

@@ -1,44 +1,32 @@
-"""The Train tab's handlers: hyperparameters (the corrected-drawings switch, the Draw tab's sketch) in, a
-stream of the run's status, progress, plots, the drawing as the network reads it, its first-layer weights
-and, at the end, what it gets wrong out (also what /train streams to API callers); Stop; handing the new
-model to Draw."""
+"""The Train tab's handlers: settings (the corrected-drawings switch, the Draw tab's sketch) in, a stream
+of the run's status, progress, plots beside the visitor's earlier runs, the drawing as the network reads it,
+its first-layer weights and, at the end, what it gets wrong out (also what /train streams to API callers);
+Stop; handing a model to Draw; the runs compared (shown, removed, as data); settings in the page's link."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 import gradio as gr
 import numpy as np
-import pandas as pd
 from gradio.processing_utils import save_pil_to_cache
 from gradio.utils import get_upload_folder
 from PIL import Image
 
 from mnist_model import ImageError, to_mnist
 from train import DataError
-from train.feedback import FeedbackError, read_feedback
+from train.feedback import FeedbackError, feedback_dir, read_feedback
 from train.figures import confusion_figure, weight_grid
 
-from ..draw.feedback import feedback_dir
-from ..draw.tab import picker_update
+from ..draw.tab import choose_model, picker_update
 from ..guards.limits import OverServerLimit, training_allowed
 from ..i18n import error_text, lang_of, text
-from .form import TRAIN_TAB
+from .compare import PlotUpdates, RunRecord, frame, kept, next_run, recoloured, record, table, table_data
+from .form import TAB_FIELDS, TRAIN_OUTPUTS, link_settings, setting_text, settings_query, tab_config
 from .runs import run_key
 from .slot import RunInProgress, Snapshot, TrainingSlot, busy_text, run_training
 from .worker import TrainingDied
 
 slot = TrainingSlot()
-
-
-def whole(value: float | int) -> float | int:
-    """Sliders send 3.0 for 3; keep anything else as it came so that validation names it."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def frame(rows: list[dict], **dtypes: type) -> pd.DataFrame:
-    """Typed even when empty: a plot given an untyped empty frame draws its axes as categories for good.
-    (No colour column either: Gradio 6 fixes a plot's colour domain at its first, empty, value.)"""
-    return pd.DataFrame(rows, columns=list(dtypes)).astype(dtypes)
 
 
 def details(snap: Snapshot) -> dict:
@@ -52,17 +40,12 @@ def details(snap: Snapshot) -> dict:
 
 
 def views(snap: Snapshot, lang: str) -> tuple:
-    """What changes once per epoch or at the end: the valid-loss and learning-rate frames, the drawing's
-    probabilities and readings, the weight grid, the confusion matrix, the misread gallery. Drawn once
-    and kept on the snapshot, since a snapshot is sent every half second."""
+    """What changes once per epoch or at the end: the drawing's probabilities and readings, the weight grid,
+    the confusion matrix, the misread gallery. Drawn once and kept on the snapshot, since a snapshot is
+    sent every half second."""
     key = (len(snap.epochs), snap.done is not None, lang)
     if key in snap.drawn:
         return snap.drawn[key]
-    valid = frame([{"epoch": r["epoch"], "valid_loss": r["valid_loss"]} for r in snap.epochs],
-                  epoch=float, valid_loss=float)
-    # The learning rate each epoch trained with: the initial one, then the scheduler's after each epoch.
-    lrs = frame([{"epoch": 0.0, "lr": snap.config.lr}] + [{"epoch": r["epoch"], "lr": r["lr"]} for r in snap.epochs],
-                epoch=float, lr=float)
     if snap.probe:
         last = snap.probe[-1]["probabilities"]
         bars = frame([{"digit": str(d), "probability": p} for d, p in enumerate(last)], digit=str, probability=float)
@@ -88,15 +71,17 @@ def views(snap: Snapshot, lang: str) -> tuple:
         confusion = confusion_figure(done.confusion, words)
     gallery = [(m.image, text(lang, "misread.caption", label=m.label, predicted=m.predicted, p=m.confidence))
                for m in done.misread] if done is not None else []
-    result = (valid, lrs, bars, line, grid, confusion, gallery, details(snap))
+    result = (bars, line, grid, confusion, gallery, details(snap))
     snap.drawn = {key: result}
     return result
 
 
-def train_outputs(snap: Snapshot, lang: str = "en") -> tuple:
-    """A snapshot as the Train tab's outputs, texts in `lang`: status, progress bar, three plots, result,
-    button, new key, then the drawing's probabilities and readings, the weight grid, confusion matrix,
-    misread gallery, details."""
+def train_outputs(snap: Snapshot, lang: str, runs: list[RunRecord], run: tuple[int, str],
+                  plots: PlotUpdates) -> tuple:
+    """A snapshot of run `run` (its number and colour) as /train's outputs (form.TRAIN_OUTPUTS), texts in `lang`: status, progress
+    bar, the three plots (this run beside the visitor's earlier `runs`), result, button, new key, the
+    drawing's probabilities and readings, the weight grid, confusion matrix, misread gallery, details;
+    when the run has ended, the runs with this one added, their table and the lists that pick them."""
     done = snap.done
     result, new_key = "", None
     if done is not None:
@@ -106,10 +91,24 @@ def train_outputs(snap: Snapshot, lang: str = "en") -> tuple:
             result = text(lang, "result.saved", acc=done.test_acc, early=early, key=new_key)
         else:
             result = text(lang, "result.none", detail=done.message)
-    progress = f'<progress value="{snap.fraction:.4f}" max="1"></progress>'
-    valid, lrs, *pictures = views(snap, lang)
-    return (snap.status(lang), progress, frame(snap.steps, epoch=float, loss=float), valid, lrs, result,
-            gr.Button(visible=new_key is not None), new_key, *pictures)
+    compared = kept(runs, record(*run, snap, new_key))
+    outputs = dict(zip(("probe", "readings", "weights", "confusion", "misread", "details"), views(snap, lang)),
+                   status=snap.status(lang), progress=f'<progress value="{snap.fraction:.4f}" max="1"></progress>',
+                   result=result, use=gr.Button(visible=new_key is not None), new_model=new_key,
+                   **plots(compared, lang))
+    if done is None:
+        outputs.update(runs=gr.skip(), runs_table=gr.skip(), runs_shown=gr.skip(), runs_pick=gr.skip())
+    else:
+        outputs.update(runs_lists(compared, lang), runs=compared)
+    return tuple(outputs[name] for name in TRAIN_OUTPUTS)
+
+
+def runs_lists(runs: list[RunRecord], lang: str) -> dict:
+    """The runs table, the runs shown in the plots and the list to pick a run from."""
+    names = [(f"#{r.number}", r.number) for r in runs]
+    return {"runs_table": table(runs, lang), "runs_shown": gr.CheckboxGroup(names, value=[r.number for r in runs
+                                                                                        if r.shown]),
+            "runs_pick": gr.Dropdown(names, value=runs[-1].number if runs else None)}
 
 
 def feedback_count() -> int:
@@ -137,24 +136,26 @@ def read_sketch(sketch, lang: str) -> np.ndarray | None:
     return probe if probe.any() else None
 
 
-def train_model(epochs: int, batch_size: int, lr: float, lr_factor: float, lr_patience: int, augment: bool,
-                seed: int, use_feedback: bool = False, sketch: dict | None = None, request: gr.Request = None):
-    """Train one model and stream its progress; one run at a time per server. `use_feedback` adds the
-    drawings visitors corrected in the Draw tab to the training digits; `sketch`, the Draw tab's drawing
-    (optional), is read by the network after every epoch."""
+def train_model(runs: list[RunRecord], use_feedback: bool = False, sketch: dict | None = None,
+                request: gr.Request = None, **settings):
+    """Train one model of the tab's `settings` (form.TAB_FIELDS by name) and stream its progress beside the
+    visitor's earlier `runs`; one run at a time per server. `use_feedback` adds the drawings visitors
+    corrected in the Draw tab to the training digits; `sketch`, the Draw tab's drawing (optional), is read
+    by the network after every epoch."""
     lang = lang_of(request)
     if not training_allowed():
         raise gr.Error(text(lang, "err.training_off"))
     try:
-        config = replace(TRAIN_TAB, epochs=whole(epochs), batch_size=whole(batch_size), lr=lr, lr_factor=lr_factor,
-                         lr_patience=whole(lr_patience), augment=augment, seed=whole(seed)).validate()
+        config = tab_config(settings)
     except (TypeError, ValueError) as e:
         raise gr.Error(error_text(lang, e)) from None
     probe = read_sketch(sketch, lang)
+    runs = runs or []
+    run, plots = next_run(runs), PlotUpdates()
     try:
         for snap in run_training(slot, config, owner=request.session_hash,
                                  feedback=feedback_dir() if use_feedback else None, probe=probe):
-            yield train_outputs(snap, lang)
+            yield train_outputs(snap, lang, runs, run, plots)
     except RunInProgress as e:
         raise gr.Error(busy_text(lang, e.running)) from None
     except (TrainingDied, OverServerLimit, DataError, FeedbackError) as e:
@@ -170,3 +171,73 @@ def stop_training(request: gr.Request) -> str:
 def use_model(model_key: str, request: gr.Request) -> tuple[str, gr.Dropdown, gr.Tabs]:
     """Pick the run just trained and show the Draw tab."""
     return model_key, picker_update(model_key, request), gr.Tabs(selected="draw")
+
+
+def show_runs(runs: list[RunRecord], shown: list[int], request: gr.Request) -> tuple:
+    """Draw only the `shown` runs: the runs, the three plots' data (recolour follows), the table."""
+    lang = lang_of(request)
+    runs = [replace(r, shown=r.number in shown) for r in runs]
+    drawn = PlotUpdates()(runs, lang)
+    return runs, drawn["train_loss"], drawn["valid_loss"], drawn["lr"], table(runs, lang)
+
+
+def remove_run(runs: list[RunRecord], number: int | None, request: gr.Request) -> tuple:
+    """Drop run `number` from the comparison (its saved model stays in the picker): the runs, the three
+    plots' data (recolour follows), the table, the shown runs and the pick list."""
+    lang = lang_of(request)
+    if number is None:
+        raise gr.Error(text(lang, "compare.none"))
+    runs = [r for r in runs if r.number != number]
+    drawn, lists = PlotUpdates()(runs, lang), runs_lists(runs, lang)
+    return (runs, drawn["train_loss"], drawn["valid_loss"], drawn["lr"], lists["runs_table"], lists["runs_shown"],
+            lists["runs_pick"])
+
+
+def use_run(runs: list[RunRecord], number: int | None, current: str, request: gr.Request) -> tuple:
+    """Pick run `number`'s model for Draw and show the Draw tab (or say why not, keeping `current`)."""
+    lang = lang_of(request)
+    run = next((r for r in runs if r.number == number), None)
+    if run is None:
+        raise gr.Error(text(lang, "compare.none"))
+    if run.key is None:
+        raise gr.Error(text(lang, "compare.no_model", run=f"#{run.number}"))
+    key, picker = choose_model(run.key, current, request)
+    return key, picker, gr.Tabs(selected="draw" if key == run.key else "train")
+
+
+def recolour(runs: list[RunRecord], request: gr.Request) -> tuple:
+    """The three plots' colours for the runs they were last sent: drawn anew with every run in the legend."""
+    drawn = recoloured(runs or [], lang_of(request))
+    return drawn["train_loss"], drawn["valid_loss"], drawn["lr"]
+
+
+def runs_data(runs: list[RunRecord]) -> list[dict]:
+    """This visitor's runs as plain data (/runs)."""
+    return table_data(runs or [])
+
+
+def apply_link(request: gr.Request) -> tuple:
+    """The settings in the page's link (?tab=train&lr=0.1&hidden=32): the Train tab shown with them. Bad
+    values get the form's message and change nothing."""
+    query = dict(request.query_params) if request is not None else {}
+    settings = link_settings(query)
+    if not settings:
+        return (gr.Tabs(selected="train") if query.get("tab") == "train" else gr.skip(),
+                *(gr.skip() for _ in TAB_FIELDS))
+    lang = lang_of(request)
+    try:
+        config = tab_config(settings)
+    except (TypeError, ValueError) as e:
+        raise gr.Error(text(lang, "link.bad", detail=error_text(lang, e))) from None
+    values = {n: getattr(config, n) for n in TAB_FIELDS}
+    values["hidden"] = setting_text(values["hidden"])
+    return gr.Tabs(selected="train"), *(values[n] if n in settings else gr.skip() for n in TAB_FIELDS)
+
+
+def settings_link(request: gr.Request = None, **settings) -> str:
+    """The query string of a link to the tab with these settings (the page adds its own address)."""
+    lang = lang_of(request)
+    try:
+        return settings_query(settings)
+    except (TypeError, ValueError) as e:
+        raise gr.Error(error_text(lang, e)) from None

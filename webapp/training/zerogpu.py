@@ -23,7 +23,7 @@ def gpu_seconds(config: TrainConfig, out: Path, data: MnistSplits, stop: StopSig
                 probe: np.ndarray | None = None) -> int:
     """ZeroGPU time to reserve for this run (same arguments as train_on_gpu): sized from its steps
     so a short run does not spend a visitor's daily GPU quota on a long reservation."""
-    steps = planned_steps(config, data)
+    steps = planned_steps(config, data) * config.step_cost()     # a larger network's steps take longer
     return math.ceil(min(GPU_BASE_SECONDS + steps * GPU_STEP_SECONDS, ServerLimits.from_env().max_seconds))
 
 
