@@ -19,7 +19,7 @@ from harness.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, drawi
                                 serve_app, wait_for_prediction)
 from tests.conftest import REPO
 from train.pen_digits import load_pen_digits
-from webapp.training.compare import SHIPPED_COLOUR
+from webapp.training.compare import shipped_history
 
 ARTIFACTS = REPO / "test-artifacts"
 DIGITS = 3             # each costs ~5-20 s of software WebGL; bulk accuracy is tested through the API
@@ -33,11 +33,10 @@ if not Path(CHROMIUM).exists():
 sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
 
 
-# The points the `i`-th plot draws for the visitor's runs: its lines' SVG vertices, but for the grey line
-# of the shipped model's history drawn beside them.
+# The points the `i`-th plot draws for the visitor's runs: its lines' SVG vertices, less those of the
+# shipped model's history drawn beside them (a point per epoch).
 RUN_POINTS = f"""i => [...(document.querySelectorAll('.vega-embed')[i]?.querySelectorAll('g.mark-line path') || [])]
-    .filter(p => p.getAttribute('stroke') !== '{SHIPPED_COLOUR}')
-    .reduce((n, p) => n + (p.getAttribute('d') || '').split(/[ML]/).length - 1, 0)"""
+    .reduce((n, p) => n + (p.getAttribute('d') || '').split(/[ML]/).length - 1, 0) - {len(shipped_history()[1])}"""
 
 
 def line_points(page, plot: int) -> int:

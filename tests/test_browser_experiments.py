@@ -104,7 +104,7 @@ def test_two_runs_are_compared_and_another_shape_reads_a_drawing(app, pen_digits
     page.screenshot(path=ARTIFACTS / "train-compared.png", full_page=True)
 
     # Run 2 (32 tanh units) picked for Draw from the table's list, and a drawing read there.
-    page.locator("#runs-pick").get_by_role("listbox").click()
+    page.get_by_label("Run", exact=True).click()
     page.get_by_role("option", name="#2", exact=True).click()
     page.get_by_role("button", name="Use in Draw").click()
     page.locator('button[aria-label="Brush"].highlight').wait_for(timeout=60_000)

@@ -184,6 +184,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "compare.link.box": ("A link that opens this tab with these settings",
                          "Ссылка, открывающая эту вкладку с этими настройками"),
     "compare.shipped": ("shipped model", "встроенная модель"),
+    "axis.run": ("run", "обучение"),
     "compare.defaults": ("the tab's defaults", "настройки по умолчанию"),
     "compare.stopped": ("stopped", "остановлено"),
     "compare.finished": ("finished", "завершено"),

@@ -72,13 +72,18 @@ progress { width: 100%; height: 0.8rem; accent-color: var(--color-accent); }
   #seen { order: 10; }
   .digit { font-size: 4.5rem; }
   .digit.empty { font-size: 1.5rem; padding: 1rem 0; }
+  /* The Train tab's settings, plots and run actions: one a line, each its own height. */
+  .stacked { flex-direction: column; }
+  .stacked > * { flex: 0 0 auto !important; }
 }
 """
 
 
-def plot_titles(lang: str, title: str, y: str, x: str = "axis.epoch") -> dict:
-    """A plot's title and axis titles in `lang` (its data columns keep their names for API callers)."""
-    return dict(title=text(lang, title), x_title=text(lang, x), y_title=text(lang, y))
+def plot_titles(lang: str, title: str, y: str, x: str = "axis.epoch", run: bool = False) -> dict:
+    """A plot's title and axis titles in `lang`, and its legend's when it draws runs (its data columns keep
+    their names for API callers)."""
+    titles = dict(title=text(lang, title), x_title=text(lang, x), y_title=text(lang, y))
+    return {**titles, "color_title": text(lang, "axis.run")} if run else titles
 
 
 # Gradio scopes CSS to the app's container; the page margin around it is set from the head instead.
@@ -154,9 +159,9 @@ def build() -> App:
                     gr.Markdown(I18N("help.body"))
                 settings = {}
                 for row in range(0, len(TAB_FIELDS), ROW):
-                    with gr.Row():
+                    with gr.Row(elem_classes="stacked"):
                         settings.update({name: control(name) for name in TAB_FIELDS[row:row + ROW]})
-                with gr.Row():
+                with gr.Row(elem_classes="stacked"):
                     # Counted when the tab is shown (feedback_checkbox), in the visitor's language.
                     use_feedback = gr.Checkbox(False, label=I18N("feedback.include.tab"), interactive=False)
                     link_btn = gr.Button(I18N("compare.link"), size="sm")
@@ -167,16 +172,17 @@ def build() -> App:
                     stop_btn = gr.Button(I18N("stop"), variant="stop", interactive=False)
                 status = gr.Markdown(I18N("no_run"), label=I18N("status"))
                 progress = gr.HTML('<progress value="0" max="1"></progress>', label=I18N("progress"))
-                with gr.Row():
+                with gr.Row(elem_classes="stacked"):
                     train_plot = gr.LinePlot(x="epoch", y="loss", color="run", label=I18N("plot.train"),
-                                             height=PLOT_HEIGHT, **plot_titles("en", "title.train", "axis.loss"))
+                                             height=PLOT_HEIGHT, **plot_titles("en", "title.train", "axis.loss", run=True))
                     epoch_plot = gr.ScatterPlot(x="epoch", y="valid_loss", color="run", label=I18N("plot.valid"),
-                                                height=PLOT_HEIGHT, y_lim=[0, None], **plot_titles("en", "title.valid", "axis.loss"))
+                                                height=PLOT_HEIGHT, y_lim=[0, None],
+                                                **plot_titles("en", "title.valid", "axis.loss", run=True))
                     lr_plot = gr.LinePlot(x="epoch", y="lr", color="run", label=I18N("plot.lr"), height=PLOT_HEIGHT,
-                                          **plot_titles("en", "title.lr", "axis.lr"))
+                                          **plot_titles("en", "title.lr", "axis.lr", run=True))
                 gr.Markdown(I18N("compare.heading"))
                 runs = gr.State([])
-                with gr.Row(elem_id="runs-actions"):
+                with gr.Row(elem_id="runs-actions", elem_classes="stacked"):
                     runs_shown = gr.CheckboxGroup([], label=I18N("compare.shown"), elem_id="runs-shown")
                     runs_pick = gr.Dropdown([], label=I18N("compare.pick"), elem_id="runs-pick")
                     use_run_btn = gr.Button(I18N("compare.use"), size="sm")
@@ -207,9 +213,9 @@ def build() -> App:
             headers."""
             lang = lang_of(request)
             return (digit_html(None, lang=lang), picker_update(model_key, request),
-                    gr.LinePlot(**plot_titles(lang, "title.train", "axis.loss")),
-                    gr.ScatterPlot(**plot_titles(lang, "title.valid", "axis.loss")),
-                    gr.LinePlot(**plot_titles(lang, "title.lr", "axis.lr")),
+                    gr.LinePlot(**plot_titles(lang, "title.train", "axis.loss", run=True)),
+                    gr.ScatterPlot(**plot_titles(lang, "title.valid", "axis.loss", run=True)),
+                    gr.LinePlot(**plot_titles(lang, "title.lr", "axis.lr", run=True)),
                     gr.BarPlot(**plot_titles(lang, "probe.title", "probe.axis", "axis.digit")), table([], lang))
 
         demo.load(localize, model_key, [digit, picker, train_plot, epoch_plot, lr_plot, probe_plot, runs_table],
