@@ -121,3 +121,12 @@ def misread(shipped, pen_digits_path):
     wrong = labels(shipped.model, shipped, x) != y
     assert wrong.sum() >= 3, "the shipped model should misread a few of these pen digits"
     return x[wrong], y[wrong]
+
+
+@pytest.fixture(scope="module")
+def app(mnist_root, tmp_path_factory):
+    """(browser, url) for a browser test module: the app served once for it, with a runs folder of its own,
+    and a Chromium to open fresh pages in. Modules that need more of the server define their own."""
+    from tests.browser import served_with_browser
+    with served_with_browser({"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}) as app:
+        yield app

@@ -10,27 +10,18 @@ Screenshots land in test-artifacts/. Skipped without Chromium unless REQUIRE_BRO
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from harness.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, drawing_area, launch_chromium, open_app,
-                                serve_app, wait_for_prediction)
-from tests.conftest import REPO
+from harness.app_driver import PHONE, clear_canvas, draw_digit, drawing_area, open_app, wait_for_prediction
+from tests.browser import ARTIFACTS, require_chromium, served_with_browser
 from train.pen_digits import load_pen_digits
 from webapp.training.compare import shipped_history
 
-ARTIFACTS = REPO / "test-artifacts"
 DIGITS = 3             # each costs ~5-20 s of software WebGL; bulk accuracy is tested through the API
 
-if not Path(CHROMIUM).exists():
-    reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason}; REQUIRE_BROWSER=1 makes this an error", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
-
-sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+require_chromium()
 
 
 # The points the `i`-th plot draws for the visitor's runs: its lines' SVG vertices, less those of the
@@ -52,13 +43,10 @@ def feedback(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def app(mnist_root, tmp_path_factory, feedback):
     """(browser, url): the app served once for this module, and a Chromium to open fresh pages in."""
-    ARTIFACTS.mkdir(exist_ok=True)
     runs = tmp_path_factory.mktemp("runs")
     env = {"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(runs), "FEEDBACK_DIR": str(feedback)}
-    with serve_app(env) as url, sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        yield browser, url
-        browser.close()
+    with served_with_browser(env) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

@@ -5,38 +5,16 @@ for Draw from the table's list and reads a drawing there. Runs are 1 epoch at ba
 network: seconds each. Skipped without Chromium unless REQUIRE_BROWSER=1."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
-import pytest
-
-from tests.conftest import REPO
-from harness.app_driver import (CHROMIUM, DESKTOP, SEEN_LOG, draw_digit, launch_chromium, serve_app,
-                                 wait_for_prediction)
+from harness.app_driver import DESKTOP, SEEN_LOG, draw_digit, wait_for_prediction
+from tests.browser import ARTIFACTS, require_chromium
 from train.pen_digits import load_pen_digits
 
-ARTIFACTS = REPO / "test-artifacts"
 LINK = "?tab=train&epochs=1&batch_size=1024&lr=0.01&hidden=32&augment=false"
 
-if not Path(CHROMIUM).exists():
-    reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason}; REQUIRE_BROWSER=1 makes this an error", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
+require_chromium()
 
-sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-
-
-@pytest.fixture(scope="module")
-def app(mnist_root, tmp_path_factory):
-    """(browser, url): the app served once for this module, and a Chromium to open fresh pages in."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    env = {"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
-    with serve_app(env) as url, sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        yield browser, url
-        browser.close()
 
 
 def open_link(browser, url: str):

@@ -7,37 +7,16 @@ Skipped without Chromium unless REQUIRE_BROWSER=1."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
-from harness.app_driver import (CHROMIUM, PHONE, clear_canvas, draw_digit, launch_chromium, open_app, serve_app,
-                                wait_for_prediction)
+from harness.app_driver import PHONE, clear_canvas, draw_digit, open_app, wait_for_prediction
 from harness.look_inside import open_look_inside, tap_unit
-from tests.conftest import REPO
+from tests.browser import ARTIFACTS, require_chromium
 from train.pen_digits import load_pen_digits
 
-ARTIFACTS = REPO / "test-artifacts"
+require_chromium()
 
-if not Path(CHROMIUM).exists():
-    reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason}; REQUIRE_BROWSER=1 makes this an error", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
-
-sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-
-
-@pytest.fixture(scope="module")
-def app(mnist_root, tmp_path_factory):
-    """(browser, url): the app served once for this module, and a Chromium to open fresh pages in."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    env = {"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
-    with serve_app(env) as url, sync_playwright() as pw:
-        browser = launch_chromium(pw)
-        yield browser, url
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,24 +7,13 @@ model is retrained: the shipped model reads other 1s of this writer right). Skip
 unless REQUIRE_BROWSER=1."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
-
-from harness.app_driver import (CHROMIUM, clear_canvas, draw_digit, launch_chromium, open_app, serve_app,
-                                wait_for_prediction)
+from harness.app_driver import clear_canvas, draw_digit, open_app, wait_for_prediction
+from tests.browser import require_chromium, served_with_browser
 from train.pen_digits import load_pen_digits
 
 TAUGHT, NEXT = "re.dat#3900", "re.dat#4210"     # one writer's 1s with a long flag, one stroke each
 
-if not Path(CHROMIUM).exists():
-    reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason}; REQUIRE_BROWSER=1 makes this an error", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
-
-sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+require_chromium()
 
 
 def test_a_correction_teaches_this_page_only(mnist_root, pen_digits_path, tmp_path):
@@ -32,8 +21,7 @@ def test_a_correction_teaches_this_page_only(mnist_root, pen_digits_path, tmp_pa
     taught, following = digits[TAUGHT], digits[NEXT]
     env = {"MNIST_ROOT": str(mnist_root), "RUNS_DIR": str(tmp_path / "runs"), "FEEDBACK_DIR": str(tmp_path / "fb"),
            "ALLOW_TRAINING": "0"}
-    with serve_app(env) as url, sync_playwright() as pw:
-        browser = launch_chromium(pw)
+    with served_with_browser(env) as (browser, url):
         mine, other = open_app(browser, url), open_app(browser, url)    # two visitors, two contexts
         draw_digit(mine, taught.strokes)
         assert wait_for_prediction(mine) == "7", "the shipped model should misread this 1 as 7"
@@ -49,4 +37,3 @@ def test_a_correction_teaches_this_page_only(mnist_root, pen_digits_path, tmp_pa
         draw_digit(other, following.strokes)
         assert wait_for_prediction(other) == "7"
         assert "your model" not in other.locator("#personal").inner_text()
-        browser.close()
