@@ -168,16 +168,19 @@ def picker_update(model_key: str, request: gr.Request | None = None) -> gr.Dropd
 def choose_model(choice: str, current: str, request: gr.Request | None = None) -> tuple[str, gr.Dropdown]:
     """The picker's choice into this visitor's state, which /predict reads (the API takes only the sketch).
     A file that does not load (deleted, damaged, replaced by something else since it was listed) is
-    refused with a warning: the visitor keeps `current` and the picker is reset to it."""
+    refused with a warning, as is a value the picker does not list: the visitor keeps `current` and the
+    picker is reset to it."""
+    lang = lang_of(request)
     if not isinstance(choice, str) or choice not in {key for _, key in picker_choices()}:
-        raise gr.Error(text(lang_of(request), "model.not_listed", name=html.escape(quoted(choice))))
-    try:
-        recognizers.get(choice)
-    except CheckpointError as e:
-        lang = lang_of(request)
-        gr.Warning(text(lang, "model.kept", detail=html.escape(error_text(lang, e))))
-        return current, picker_update(current, request)
-    return choice, gr.Dropdown()
+        refusal = text(lang, "model.not_listed", name=html.escape(quoted(choice)))
+    else:
+        try:
+            recognizers.get(choice)
+            return choice, gr.Dropdown()
+        except CheckpointError as e:
+            refusal = html.escape(error_text(lang, e))
+    gr.Warning(text(lang, "model.kept", detail=refusal))
+    return current, picker_update(current, request)
 
 
 def correctable(probabilities: dict | None) -> tuple[gr.Button, gr.Radio]:
