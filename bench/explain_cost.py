@@ -2,7 +2,7 @@
 
     explain   every layer's values, the saliency of the answer and of the runner-up, and the 8 nearest
               of MNIST's 55,000 training digits, for a prediction already made
-              (mnist_model.explain.explain). Goal (issue 23): <= 5 ms.
+              (mnist_model.explain.explain). Goal: <= 5 ms.
     view      the whole handler the page calls after each answer while the view is open
               (webapp.draw.look_inside.view: the drawing read again, explain, the pictures drawn into HTML),
               as after the view's first answer, when the layer picker's entries are already sent.

@@ -110,7 +110,7 @@ def main() -> None:
 
 
 def part_two(url: str, pid: int, pen: dict, cache: Path, measure) -> None:
-    """The attacks of issue 26: bodies, sockets, fetched URLs, closed routes, corrections."""
+    """The attacks on bodies, sockets, fetched URLs, closed routes, corrections."""
     host, port = url.split("//")[1].strip("/").split(":")
 
     def connect(source: str) -> socket.socket:

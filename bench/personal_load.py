@@ -7,7 +7,7 @@ cases alternate, so that a change in the machine's other load falls on both.
     MNIST_ROOT=../shared/mnist python -m bench.personal_load                  # 8 callers, 4 correcting
     MNIST_ROOT=../shared/mnist python -m bench.personal_load --no-personal   # the same corrections, no learning
 
-Goal (issue 22): p50 of /predict while others correct at most 1.10x the quiet p50."""
+Goal: p50 of /predict while others correct at most 1.10x the quiet p50."""
 from __future__ import annotations
 
 import argparse

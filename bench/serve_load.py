@@ -13,7 +13,7 @@ goes the same way. Everything runs on
 
     MNIST_ROOT=../shared/mnist python -m bench.serve_load                  # idle and training, 1, 8 and 32 callers
     MNIST_ROOT=../shared/mnist python -m bench.serve_load --callers 1 8 --requests 100
-    python -m bench.serve_load --callers 32 64 --requests 192 --views --idle    # torn views (issue 26)
+    python -m bench.serve_load --callers 32 64 --requests 192 --views --idle    # torn views
 
 Goals: idle predict p50 <= 1.5x the no-op p50 at 1 and 8 callers; while training, predict
 p95 <= 3x idle p95 at 8 callers and epoch time <= 1.5x unloaded; no failed request at 32 callers."""
