@@ -24,7 +24,7 @@ from PIL import Image
 
 from bench.visitor import Caller
 from harness.app_driver import serve_app_process
-from harness.hostile import PeakRss, rss_mb, tree_mb, write_hostile_runs
+from harness.hostile import Peak, PeakRss, open_files, rss_mb, tree_mb, write_hostile_runs
 from webapp.guards.limits import HEADER_SECONDS
 
 
@@ -68,7 +68,7 @@ def main() -> None:
             t = time.monotonic()
             honest: list[str] = []
             visitor = threading.Timer(0.5, lambda: honest.append(predict_status(url, pen)))
-            with PeakRss(proc.pid) as rss, PeakFiles(proc.pid) as files:
+            with PeakRss(proc.pid) as rss, Peak(lambda: open_files(proc.pid)) as files:
                 visitor.start()
                 outcome = attack()
                 visitor.join()
@@ -195,34 +195,6 @@ def part_two(url: str, pid: int, pen: dict, cache: Path, measure) -> None:
             caller.close()
         return f"{saved} of 150 saved"
     measure("150 corrections, a new session each, one address", corrections)
-
-
-def open_files(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-class PeakFiles:
-    """The most files `pid` held open while the block runs, sampled every 20 ms."""
-
-    def __init__(self, pid: int):
-        self.pid, self._done = pid, threading.Event()
-
-    def __enter__(self) -> "PeakFiles":
-        self.peak = open_files(self.pid)
-        self._thread = threading.Thread(target=self._sample)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.02):
-            try:
-                self.peak = max(self.peak, open_files(self.pid))
-            except OSError:     # a descriptor closed while the folder was listed
-                pass
-
-    def __exit__(self, *exc) -> None:
-        self._done.set()
-        self._thread.join()
 
 
 def _digit_png(folder: Path) -> str:

@@ -9,6 +9,7 @@ import os
 import struct
 import threading
 from pathlib import Path
+from typing import Callable
 
 from PIL import Image
 from safetensors.torch import save_file
@@ -68,26 +69,42 @@ def tree_mb(folder: Path) -> float:
     return folder_bytes(str(folder)) / 1e6
 
 
-class PeakRss:
-    """The highest resident memory of `pid` while the block runs, sampled every 20 ms, in MB."""
+def open_files(pid: int) -> int:
+    """How many file descriptors `pid` holds open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
-    def __init__(self, pid: int):
-        self.pid, self.peak, self._done = pid, 0.0, threading.Event()
 
-    def __enter__(self) -> "PeakRss":
-        self.before = rss_mb(self.pid)
+class Peak:
+    """The highest value `read()` gives while the block runs, sampled every 20 ms (a reading that fails,
+    such as a descriptor closed while /proc listed it, keeps the peak so far)."""
+
+    def __init__(self, read: Callable[[], float]):
+        self.read, self._done = read, threading.Event()
+
+    def __enter__(self) -> "Peak":
+        self.before = self.peak = self.read()
         self._thread = threading.Thread(target=self._sample)
         self._thread.start()
         return self
 
     def _sample(self) -> None:
         while not self._done.wait(0.02):
-            self.peak = max(self.peak, rss_mb(self.pid))
+            try:
+                self.peak = max(self.peak, self.read())
+            except OSError:
+                pass
 
     def __exit__(self, *exc) -> None:
         self._done.set()
         self._thread.join()
-        self.peak = max(self.peak, rss_mb(self.pid))
+        self.peak = max(self.peak, self.read())
+
+
+class PeakRss(Peak):
+    """The highest resident memory of `pid` while the block runs, in MB."""
+
+    def __init__(self, pid: int):
+        super().__init__(lambda: rss_mb(pid))
 
     @property
     def growth(self) -> float:
