@@ -8,6 +8,7 @@ import json
 import os
 import struct
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -100,11 +101,30 @@ class Peak:
         self.peak = max(self.peak, self.read())
 
 
+def steady_rss(pid: int, within_mb: float = 2.0, still_s: float = 1.0, timeout: float = 90.0) -> float:
+    """`pid`'s resident memory once it has stayed within `within_mb` for `still_s` seconds: a server just
+    started still reads MNIST and imports on its warm-up threads, growth no request of a test caused."""
+    window: list[float] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        window = [*window, rss_mb(pid)][-int(still_s / 0.1) - 1:]
+        if len(window) > still_s / 0.1 and max(window) - min(window) < within_mb:
+            break
+        time.sleep(0.1)
+    return window[-1]
+
+
 class PeakRss(Peak):
-    """The highest resident memory of `pid` while the block runs, in MB."""
+    """The highest resident memory of `pid` while the block runs, in MB, from its steady memory before."""
 
     def __init__(self, pid: int):
         super().__init__(lambda: rss_mb(pid))
+        self.pid = pid
+
+    def __enter__(self) -> "PeakRss":
+        steady_rss(self.pid)
+        super().__enter__()
+        return self
 
     @property
     def growth(self) -> float:
