@@ -9,8 +9,8 @@ accuracy of at least --target; optionally while --callers visitors keep predicti
 Each try is a fresh /train with the Train tab's defaults (webapp.training.form.TRAIN_TAB) unless --epochs is given;
 it is left as a closed tab leaves it once the target is reached. The first try is pressed the moment
 the just-started server answers (a Space woken from sleep), while it still reads MNIST and starts its
-training process, so it is reported apart from the rest. With MNIST_ROOT writable, MNIST and the style
-copies are kept in its MNIST/cache/ (train/cache.py): the first start ever makes them, later starts
+training process, so it is reported apart from the rest. MNIST and the style copies are kept as tensor
+files (train/cache.py; $TENSOR_CACHE, else data/cache/): the first start ever makes them, later starts
 read them."""
 from __future__ import annotations
 

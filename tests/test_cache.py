@@ -42,13 +42,18 @@ def test_a_folder_that_cannot_be_written_only_means_no_cache(tmp_path):
     assert len(calls) == 2 and sorted(p.name for p in tmp_path.iterdir()) == [blocker.name]
 
 
-def test_mnist_read_back_from_its_tensor_file_equals_mnist_read_from_the_raw_files(mnist_root, tmp_path):
-    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+def test_mnist_read_back_from_its_tensor_file_equals_mnist_read_from_the_raw_files(mnist_root, tmp_path,
+                                                                                   monkeypatch):
+    root, kept = tmp_path / "mnist", tmp_path / "kept"
+    monkeypatch.setenv("TENSOR_CACHE", str(kept))
+    (root / "MNIST" / "raw").mkdir(parents=True)
     for name in RAW_FILES:
-        (tmp_path / "MNIST" / "raw" / name).symlink_to((mnist_root / "MNIST" / "raw" / name).resolve())
-    first = load_mnist(tmp_path, seed=3)
-    assert (cache_dir(tmp_path) / "mnist.pt").is_file()
-    again = load_mnist(tmp_path, seed=3)
+        (root / "MNIST" / "raw" / name).symlink_to((mnist_root / "MNIST" / "raw" / name).resolve())
+    (root / "MNIST" / "raw").chmod(0o555)      # MNIST's folder may be read-only, or shared: nothing is written there
+    first = load_mnist(root, seed=3)
+    assert (cache_dir(root) / "mnist.pt").is_file() and cache_dir(root).parent == kept
+    assert sorted(p.name for p in (root / "MNIST").iterdir()) == ["raw"]
+    again = load_mnist(root, seed=3)
     for name in ("train_x", "train_y", "valid_x", "valid_y", "test_x", "test_y"):
         assert torch.equal(getattr(first, name), getattr(again, name)), name
     assert len(again.train_x) == 55_000 and len(again.test_x) == 10_000

@@ -1,8 +1,8 @@
 """Tensors kept on disk so that a fresh process (a server just started, a Space woken from sleep) need
 not make them again: MNIST as uint8 tensors (read without importing torchvision) and the style copies.
-Each file lives in a `cache/` folder beside MNIST's raw files, is read back with
+Each file lives in the project's cache folder (train.data.cache_dir), is read back with
 torch.load(weights_only=True), which runs no code, and is made again when missing, unreadable or older
-than what it was made from. Best effort: where the folder cannot be written (a read-only MNIST_ROOT)
+than what it was made from. Best effort: where the folder cannot be written
 the tensors are simply made each time."""
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ instead of a DataLoader with per-sample PIL transforms, whose per-digit Python w
 this small MLP's epoch (docs/results.md: Training speed)."""
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -68,8 +69,11 @@ def load_mnist(data_dir: str | os.PathLike | None = None, valid_size: int = 5000
 
 
 def cache_dir(root: Path) -> Path:
-    """Where MNIST as tensors and the style copies are kept (train.cache)."""
-    return root / "MNIST" / "cache"
+    """Where MNIST as tensors and the style copies made from the MNIST in `root` are kept (train.cache):
+    $TENSOR_CACHE, else ./data/cache, in a folder named after `root`; never inside `root`, which may be
+    shared or read-only."""
+    key = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]
+    return Path(os.environ.get("TENSOR_CACHE") or DEFAULT_ROOT / "cache") / f"mnist-{key}"
 
 
 def _read_raw(root: Path) -> dict[str, torch.Tensor]:
