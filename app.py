@@ -5,6 +5,7 @@
 
 Environment: RUNS_DIR (where runs trained here are saved, default runs/), ALLOW_TRAINING=0 (a
 read-only server that only predicts), MNIST_ROOT (where MNIST is read from on the first Train),
+TENSOR_CACHE (where MNIST as tensors and the style copies are kept, default data/cache/),
 PREDICT_CONCURRENCY (predictions served at once, default 4), TORCH_THREADS (torch intra-op threads
 for the server and for its training process, default 1), and the limits in webapp/guards/limits.py.
 
@@ -20,5 +21,10 @@ if __name__ == "__main__":
     parser.add_argument("--share", action="store_true", help="also serve a public gradio.live link (default: off)")
     share = parser.parse_args().share
 
+    from webapp.guards.limits import training_allowed
+    from webapp.training.defaults import TRAIN_TAB
+    from webapp.training.worker import SERVER_PROCESS
+    if training_allowed():
+        SERVER_PROCESS.start(ready_for=TRAIN_TAB)    # it gets ready (seconds) while the UI is built below
     from webapp.ui import build, launch
     launch(build(), share=share)

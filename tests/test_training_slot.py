@@ -75,6 +75,22 @@ def test_the_training_process_is_kept_between_runs_and_follows_the_drawing(runs,
     finish(slot)
 
 
+def test_a_process_started_with_the_server_makes_the_files_the_first_run_reads(runs, small, mnist_root, tmp_path,
+                                                                               monkeypatch):
+    kept = tmp_path / "kept"
+    monkeypatch.setenv("TENSOR_CACHE", str(kept))
+    config = replace(QUICK, styles=0.05)
+    slot = TrainingSlot()
+    slot.process.start(ready_for=config)         # as app.py does, before it builds the UI
+    started = slot.process.pid
+    slot.warm(config)                            # as the server does once it answers: waits for the files
+    [folder] = kept.iterdir()
+    assert (folder / "mnist.pt").is_file()
+    # The process drew the copies for the whole MNIST split it read itself; the warm, for the split it was sent.
+    assert len(list(folder.glob("styles-0.05-0-*.pt"))) == 2 and slot.process.pid == started
+    finish(slot)
+
+
 def test_stop_while_mnist_loads_saves_nothing(runs, small, monkeypatch):
     slot = TrainingSlot()
 

@@ -95,9 +95,10 @@ class _Splits:
     def of(cls, data: MnistSplits, device: torch.device) -> "_Splits":
         def images(t: torch.Tensor) -> torch.Tensor:
             return t.to(device, torch.float32).div_(255).unsqueeze_(1)
-        return cls(images(data.train_x), data.train_y.to(device), images(data.valid_x), data.valid_y.to(device),
+        train_x = images(data.train_x)      # mean and std read from it: no second float copy of the digits
+        return cls(train_x, data.train_y.to(device), images(data.valid_x), data.valid_y.to(device),
                    images(data.test_x), data.test_y.to(device), data.test_x,
-                   float(data.train_x.float().mean() / 255), float(data.train_x.float().std() / 255))
+                   float(train_x.mean()), float(train_x.std()))
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std

@@ -14,11 +14,7 @@ from train import TrainConfig
 from train.config import CHOICES
 
 from ..i18n import I18N, STRINGS
-
-# The Train tab's defaults, chosen for the time to a good model (docs/results.md: Train tab latency);
-# the CLI keeps TrainConfig's own, the recipe of the shipped model. The fields the tab does not show
-# (augment_share, styles, valid_size, device) come from here for every run the app trains.
-TRAIN_TAB = TrainConfig(epochs=10, batch_size=512, lr=3e-3, lr_patience=0, augment_share=0.5)
+from .defaults import TRAIN_TAB
 # The TrainConfig fields the tab shows, in order: /train's inputs by these names (positional callers
 # pass them in this order), then "use_feedback" (add the corrected drawings) and "sketch" (a drawing to
 # follow); a link's query parameters by the same names.

@@ -91,14 +91,14 @@ class Snapshot:
 class TrainingSlot:
     """The server's one training run: who owns it, its stop switch, and the MNIST splits it reuses."""
 
-    def __init__(self) -> None:
+    def __init__(self, process: TrainingProcess | None = None) -> None:
         self._lock = threading.Lock()
         self._data_lock = threading.Lock()
         self._data: tuple[tuple[int, int], MnistSplits] | None = None
         self.owner: str | None = None
         self.stop: StopFlag | None = None
         self.current: Snapshot | None = None
-        self.process = TrainingProcess()
+        self.process = process or TrainingProcess()
 
     @contextmanager
     def claim(self, owner: str) -> Iterator[StopFlag]:

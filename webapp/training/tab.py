@@ -24,9 +24,9 @@ from .compare import PlotUpdates, RunRecord, kept, next_run, recoloured, record,
 from .form import TAB_FIELDS, TRAIN_OUTPUTS, link_settings, setting_text, settings_query, tab_config
 from .runs import run_key
 from .slot import RunInProgress, Snapshot, TrainingSlot, busy_text, run_training
-from .worker import TrainingDied
+from .worker import SERVER_PROCESS, TrainingDied
 
-slot = TrainingSlot()
+slot = TrainingSlot(SERVER_PROCESS)
 
 
 def details(snap: Snapshot) -> dict:

@@ -1,5 +1,5 @@
-"""The app's training process, kept between runs: `TrainingProcess` starts it once (the server warms it
-when it launches), hands it MNIST once, and then has it run `train.train` (the one training loop) for
+"""The app's training process, kept between runs: `TrainingProcess` starts it once (app.py starts the
+server's, SERVER_PROCESS, before building the UI, so that their imports overlap), hands it MNIST once, and then has it run `train.train` (the one training loop) for
 one run after another, yielding each run's events as they arrive, as the engine's own generator would.
 It is started again, at the next run, if it dies. (On a ZeroGPU Space, webapp.training.zerogpu runs the engine
 in the worker process `spaces.GPU` provides instead.)
@@ -25,8 +25,10 @@ from typing import Iterator
 
 import numpy as np
 
-from train import Event, MnistSplits, StopSignal, TrainConfig, train, with_styles
-from train.data import cache_dir, data_root
+from mnist_model import MLP
+from train import Event, MnistSplits, StopSignal, TrainConfig, load_mnist, train, with_styles
+from train.data import cache_dir, data_root, mnist_present
+from train.engine import optimiser
 
 from ..guards.limits import TRAINING_THREADS
 from .cores import CoreShare
@@ -57,8 +59,8 @@ class TrainingDied(RuntimeError):
     """The training process ended without finishing its run (killed, crashed, out of memory)."""
 
 
-def _serve(conn: Connection, threads: int) -> None:
-    """The process's whole life: hold the splits it is sent (and their style copies, drawn once per
+def _serve(conn: Connection, threads: int, ready_for: TrainConfig | None) -> None:
+    """The process's whole life: get ready for a run of `ready_for`, hold the splits it is sent (and their style copies, drawn once per
     styles setting), and run each requested run, sending its events, then RUN_ENDED. It trains on up
     to `threads` torch threads, one while the server is busy (webapp.training.cores)."""
     if hasattr(os, "setsid"):
@@ -66,6 +68,9 @@ def _serve(conn: Connection, threads: int) -> None:
         # server then share the cores as two equals, however many threads the server runs.
         os.setsid()
     cores = CoreShare(threads, os.getppid())
+    _import_ahead()
+    if ready_for is not None:
+        _make_caches(ready_for)
     data, styled = None, {}
     while True:
         try:
@@ -96,6 +101,25 @@ def _serve(conn: Connection, threads: int) -> None:
         conn.send(RUN_ENDED)
 
 
+def _import_ahead() -> None:
+    """Pay now, while the server is still starting, the imports a run's first step would wait for: torch
+    imports its compiler (torch._dynamo) when the first optimiser is made, about as slow as torch itself."""
+    config = TrainConfig()
+    optimiser(config, MLP(config.model_config()))
+
+
+def _make_caches(config: TrainConfig) -> None:
+    """Where missing, make the tensor files (train.cache) that the first run of `config` reads back: on a
+    machine's first start, reading MNIST's raw files and drawing the style copies take seconds. Best
+    effort, and only where MNIST is already here: the first run downloads it, or says why it cannot."""
+    if not mnist_present():
+        return
+    try:
+        with_styles(config, load_mnist(valid_size=config.valid_size, seed=config.seed), cache_dir(data_root()))
+    except Exception as e:
+        print(f"training caches not made: {type(e).__name__}: {e}", flush=True)
+
+
 class TrainingProcess:
     """One training process for the server, started on first use and kept for the next run. One
     caller at a time uses it (a lock); the server's training slot already admits one run at a time."""
@@ -109,6 +133,12 @@ class TrainingProcess:
     @property
     def pid(self) -> int | None:
         return self._child.pid if self._child is not None and self._child.is_alive() else None
+
+    def start(self, ready_for: TrainConfig | None = None) -> None:
+        """Start the process if it is not running; it imports what training needs and makes the tensor
+        files a run of `ready_for` reads, then waits for data."""
+        with self._lock:
+            self._start(ready_for)
 
     def prepare(self, config: TrainConfig, data: MnistSplits) -> None:
         """Start the process if needed, give it `data` and have it draw `config`'s style copies, so
@@ -153,15 +183,18 @@ class TrainingProcess:
         with self._lock:
             self._close()
 
-    def _send_data(self, data: MnistSplits) -> None:
+    def _start(self, ready_for: TrainConfig | None = None) -> None:
         if self._child is None or not self._child.is_alive():
             self._close()
             parent, child_end = SPAWN.Pipe()
-            self._child = SPAWN.Process(target=_serve, args=(child_end, TRAINING_THREADS), name="training",
+            self._child = SPAWN.Process(target=_serve, args=(child_end, TRAINING_THREADS, ready_for), name="training",
                                         daemon=True)       # daemon: ends with the server
             self._child.start()
             child_end.close()     # the process now holds the only other end: its death reads as EOF here
             self._conn, self._data = parent, None
+
+    def _send_data(self, data: MnistSplits) -> None:
+        self._start()
         if self._data is not data:
             # Pickled by value (~55 MB), once: multiprocessing would move the tensors into shared
             # memory instead, and a container's /dev/shm is often only 64 MB.
@@ -204,3 +237,6 @@ def _exit_reason(code: int | None) -> str:
     if code is not None and code < 0:
         return f"killed by {signal.Signals(-code).name}"
     return f"exit code {code}"
+
+
+SERVER_PROCESS = TrainingProcess()    # the server's: its training slot (webapp.training.tab) runs in it
