@@ -7,11 +7,13 @@ message (never Gradio's hidden-error text), and a real drawing is read correctly
 one, so the server kept serving."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -272,14 +274,11 @@ def test_an_upload_over_the_size_cap_is_refused(app, reference, tmp_path):
     still_serving(client(app), reference)
 
 
-OUT_OF_BOUNDS = "greater than maximum|less than minimum"    # the inputs' own bounds, from TrainConfig.LIMITS
-
-
 @pytest.mark.parametrize("epochs, batch_size, lr, message", [
-    (1000, 128, 2e-3, OUT_OF_BOUNDS),
-    (2, 0, 2e-3, OUT_OF_BOUNDS),
-    (2, 128, 50.0, OUT_OF_BOUNDS),
-    (2.5, 128, 2e-3, "epochs must be a whole number"),     # within the slider's bounds: TrainConfig refuses it
+    (1000, 128, 2e-3, "epochs must be between 1 and 100, got 1,000"),     # TrainConfig.LIMITS, as the inputs'
+    (2, 0, 2e-3, "batch_size must be between 1 and 8,192, got 0"),
+    (2, 128, 50.0, "lr must be between 1e-06 and 1, got 50"),
+    (2.5, 128, 2e-3, "epochs must be a whole number"),
     (100, 1, 2e-3, "50,000 per run"),            # within every bound, but millions of steps: over TRAIN_MAX_STEPS
 ])
 def test_training_over_the_servers_limits_is_refused_before_any_work(app, reference, epochs, batch_size, lr,
@@ -288,3 +287,34 @@ def test_training_over_the_servers_limits_is_refused_before_any_work(app, refere
         client(app).predict(epochs, batch_size, lr, 0.3, 1, False, 0, api_name="/train")
     assert "no training run" in client(app).predict(api_name="/stop")        # nothing was started
     still_serving(client(app), reference)
+
+
+MALFORMED = ["many", [1, 2], None, {"a": 1}, True, "1e999"]
+
+
+@pytest.mark.parametrize("name, rule", [("epochs", "whole number"), ("batch_size", "whole number"),
+                                        ("lr", "finite number"), ("lr_factor", "finite number"),
+                                        ("lr_patience", "whole number"), ("seed", "whole number")])
+def test_a_malformed_setting_is_named_in_the_callers_language(app, reference, name, rule):
+    for bad in MALFORMED:
+        with pytest.raises(Exception, match=f"{name} must be a {rule}, got "):
+            client(app).predict(*train_args({**SHORT, name: bad}), api_name="/train")
+    ru = Client(app[0], verbose=False, headers={"Accept-Language": "ru-RU"})
+    with pytest.raises(Exception, match=rf"\({name}\): нужно (целое|конечное) число, получено 'many'"):
+        ru.predict(*train_args({**SHORT, name: "many"}), api_name="/train")
+    assert "no training run" in client(app).predict(api_name="/stop")        # nothing was started
+    still_serving(client(app), reference)
+
+
+def test_nan_and_a_long_value_over_rest_get_a_short_named_refusal(app):
+    # JSON has no NaN, but Python's parser reads one: a raw REST caller can send it.
+    url, _ = app
+    values = [json.dumps(v) for v in train_args(SHORT)]
+    for index, bad, said in [(0, "NaN", "epochs must be a whole number, got nan"),
+                             (1, '"' + "9" * 500_000 + 'x"', "batch_size must be a whole number, got '999")]:
+        data = "[" + ", ".join(values[:index] + [bad] + values[index + 1:]) + "]"
+        posted = httpx.post(url + "gradio_api/call/train", content='{"data": ' + data + "}",
+                            headers={"content-type": "application/json"}, timeout=30)
+        with httpx.stream("GET", url + f"gradio_api/call/train/{posted.json()['event_id']}", timeout=60) as events:
+            answer = events.read().decode()
+        assert "event: error" in answer and said in answer and len(answer) < 1000, answer[:300]

@@ -11,6 +11,30 @@ DEFAULT_MODEL = ModelConfig()
 # The named choices of the text hyperparameters, checked like LIMITS.
 CHOICES = {"activation": tuple(ACTIVATIONS), "optimizer": ("adam", "sgd"), "device": ("auto", "cpu", "cuda")}
 SGD_MOMENTUM = 0.9       # plain SGD needs far more epochs than Adam to reach the same accuracy on MNIST
+# What each kind of bad setting is told, in English (the app words them in the visitor's language too).
+RULES = {"whole": "{name} must be a whole number, got {value}",
+         "finite": "{name} must be a finite number, got {value}",
+         "bool": "{name} must be true or false, got {value}",
+         "range": "{name} must be between {lo} and {hi}, got {value}",
+         "choice": "{name} must be one of {choices}, got {value}",
+         "layers": "{name} must be a tuple of whole numbers (units per layer), got {value}",
+         "units": "{name} must be whole numbers of units, one per layer, such as 200,150,100,80; got {value}",
+         "unknown": "unknown setting {value}; the settings are {choices}"}
+
+
+class SettingError(ValueError):
+    """A bad hyperparameter: its name, the rule it breaks (a key of RULES), the value as sent cut short,
+    and the rule's bounds or choices; str() is the English message."""
+
+    def __init__(self, name: str, rule: str, value, lo=None, hi=None, choices: tuple = ()) -> None:
+        self.name, self.rule, self.lo, self.hi, self.choices = name, rule, lo, hi, ", ".join(choices)
+        self.value = _number(value) if type(value) in (int, float) else _quoted(value)
+        super().__init__(RULES[rule].format(**self.words()))
+
+    def words(self) -> dict:
+        """The message's fields, formatted: what a translation fills in."""
+        return {"name": self.name, "value": self.value, "lo": _shown(self.lo), "hi": _shown(self.hi),
+                "choices": self.choices}
 
 
 def _field(default, help: str):
@@ -47,25 +71,25 @@ class TrainConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type in ("int", int) and not _whole(value):
-                raise ValueError(f"{f.name} must be a whole number, got {value!r}")
+                raise SettingError(f.name, "whole", value)
             if f.type in ("float", float) and (not isinstance(value, (int, float)) or isinstance(value, bool)
                                                or not math.isfinite(value)):
-                raise ValueError(f"{f.name} must be a finite number, got {value!r}")
+                raise SettingError(f.name, "finite", value)
             if f.type in ("bool", bool) and not isinstance(value, bool):
-                raise ValueError(f"{f.name} must be true or false, got {value!r}")
+                raise SettingError(f.name, "bool", value)
             if f.name == "hidden":
                 self._validate_layers(value)
             elif f.name in self.LIMITS:
                 _within(f.name, value, *self.LIMITS[f.name])
             if f.name in CHOICES and value not in CHOICES[f.name]:
-                raise ValueError(f"{f.name} must be one of {', '.join(CHOICES[f.name])}, got {value!r}")
+                raise SettingError(f.name, "choice", value, choices=CHOICES[f.name])
         _within("parameters", self.model_config().parameters(), *self.LIMITS["parameters"])
         return self
 
     @staticmethod
     def _validate_layers(hidden) -> None:
         if not isinstance(hidden, tuple) or not all(_whole(h) for h in hidden):
-            raise ValueError(f"hidden must be a tuple of whole numbers (units per layer), got {hidden!r}")
+            raise SettingError("hidden", "layers", hidden)
         _within("layers", len(hidden), *TrainConfig.LIMITS["layers"])
         for units in hidden:
             _within("hidden", units, *TrainConfig.LIMITS["hidden"])
@@ -90,9 +114,18 @@ def _whole(value) -> bool:
 
 def _within(name: str, value, lo, hi) -> None:
     if not lo <= value <= hi:
-        shown = _number(value) if type(value) in (int, float) else repr(value)
-        raise ValueError(f"{name} must be between {_number(lo)} and {_number(hi)}, got {shown}")
+        raise SettingError(name, "range", value, lo, hi)
 
 
 def _number(x) -> str:
     return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
+def _shown(x) -> str:
+    return "" if x is None else _number(x)
+
+
+def _quoted(value, most: int = 40) -> str:
+    """repr(value), cut to `most` characters: a visitor's megabyte-long value is not echoed back whole."""
+    text = repr(value)
+    return text if len(text) <= most else text[:most] + "..."

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from train.config import RULES, SettingError
+
 LANGS = ("en", "ru")
 FALLBACK = "en"
 
@@ -163,6 +165,18 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lib.CheckpointError": ("{detail}", "Модель не загружается: {detail}"),
     "lib.ValueError": ("{detail}", "Неверная настройка: {detail}"),
     "lib.TypeError": ("{detail}", "Неверная настройка: {detail}"),
+    # A bad setting (train.config.SettingError), by the rule it breaks: the English is train.config's own.
+    "setting.whole": (RULES["whole"], "{name}: нужно целое число, получено {value}"),
+    "setting.finite": (RULES["finite"], "{name}: нужно конечное число, получено {value}"),
+    "setting.bool": (RULES["bool"], "{name}: нужно true или false, получено {value}"),
+    "setting.range": (RULES["range"], "{name}: нужно от {lo} до {hi}, получено {value}"),
+    "setting.choice": (RULES["choice"], "{name}: нужно одно из: {choices}; получено {value}"),
+    "setting.layers": (RULES["layers"], "{name}: нужен кортеж целых чисел (нейронов в каждом слое), получено {value}"),
+    "setting.units": (RULES["units"], "{name}: нужны целые числа нейронов, по одному на слой, например "
+                                      "200,150,100,80; получено {value}"),
+    "setting.unknown": (RULES["unknown"], "Неизвестная настройка {value}; настройки: {choices}"),
+    "setting.parameters": ("parameters", "Число весов сети"),
+    "setting.layers_count": ("layers", "Число слоёв"),
     "lib.TrainingDied": ("{detail}", "Обучение прервалось: {detail}"),
     "lib.OverServerLimit": ("{detail}", "Сервер не возьмётся за это обучение: {detail}"),
     "lib.DataError": ("{detail}", "MNIST недоступен: {detail}"),
@@ -391,7 +405,18 @@ def text(lang: str, key: str, /, **values) -> str:
     return pair[LANGS.index(lang) if lang in LANGS else 0].format(**values)
 
 
+SETTING_NAMES = {"parameters": "setting.parameters", "layers": "setting.layers_count"}   # bounds that are no field
+
+
 def error_text(lang: str, error: Exception) -> str:
-    """A library's error for a visitor: its message, led by a sentence in `lang` where one is written."""
+    """A library's error for a visitor: its message, led by a sentence in `lang` where one is written; a bad
+    setting worded in `lang`, named by its label there and by the name an API caller uses."""
+    if isinstance(error, SettingError):
+        if lang not in LANGS or lang == FALLBACK:
+            return str(error)
+        key = SETTING_NAMES.get(error.name, error.name)
+        label = text(lang, key).split(" (")[0] if key in STRINGS else ""
+        return text(lang, f"setting.{error.rule}", **{**error.words(),
+                                                       "name": f"{label} ({error.name})" if label else error.name})
     key = f"lib.{type(error).__name__}"
     return text(lang, key, detail=error) if key in STRINGS else str(error)

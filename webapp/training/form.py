@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import gradio as gr
 
 from train import TrainConfig
-from train.config import CHOICES
+from train.config import CHOICES, SettingError
 
 from ..i18n import I18N, STRINGS
 from .defaults import TRAIN_TAB
@@ -41,23 +41,48 @@ def setting_text(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+class _AsSent:
+    """A setting's value reaches tab_config as it was sent (as Checkbox's and Textbox's already do). Gradio's
+    own Number and Slider fail on a string, list, None or NaN with a bare "Error" and word their bounds in
+    English, and its Dropdown quotes a value it does not list whole; TrainConfig.validate names each of
+    these, and the tab words it in the visitor's language."""
+
+    def preprocess(self, payload):
+        return payload
+
+
+class NumberSetting(_AsSent, gr.Number):
+    def get_block_name(self) -> str:
+        return "number"         # drawn by Number's frontend (see Sketchpad.get_block_name)
+
+
+class SliderSetting(_AsSent, gr.Slider):
+    def get_block_name(self) -> str:
+        return "slider"
+
+
+class ChoiceSetting(_AsSent, gr.Dropdown):
+    def get_block_name(self) -> str:
+        return "dropdown"
+
+
 def control(name: str) -> gr.components.Component:
     """The input for one TrainConfig field, bounded by LIMITS, at the tab's default, labelled I18N(name) and
     explained for learners by I18N("help." + name) where there is such a text."""
     f, default = FIELDS[name], getattr(TRAIN_TAB, name)
     shown = dict(label=I18N(name), info=I18N(f"help.{name}") if f"help.{name}" in STRINGS else None)
     if name in CHOICES:
-        return gr.Dropdown(list(CHOICES[name]), value=default, **shown)
+        return ChoiceSetting(list(CHOICES[name]), value=default, **shown)
     if f.type == "bool":
         return gr.Checkbox(default, **shown)
     if f.type == "tuple[int, ...]":
         return gr.Textbox(setting_text(default), max_lines=1, **shown)
     lo, hi = LIMITS[name]
     if lo > 0 and hi / lo >= LOG_RANGE:
-        return gr.Number(default, minimum=lo, maximum=hi, precision=0 if f.type == "int" else None, **shown)
+        return NumberSetting(default, minimum=lo, maximum=hi, precision=0 if f.type == "int" else None, **shown)
     if f.type == "int" and hi - lo > 100:
-        return gr.Number(default, minimum=lo, maximum=hi, precision=0, **shown)
-    return gr.Slider(lo, hi, value=default, step=1 if f.type == "int" else 0.01, **shown)
+        return NumberSetting(default, minimum=lo, maximum=hi, precision=0, **shown)
+    return SliderSetting(lo, hi, value=default, step=1 if f.type == "int" else 0.01, **shown)
 
 
 def _parse(name: str, value):
@@ -69,8 +94,7 @@ def _parse(name: str, value):
             return tuple(value)
         parts = [p for p in re.split(r"[\s,]+", str(value)) if p]
         if not all(re.fullmatch(r"\d{1,9}", p) for p in parts):
-            raise ValueError(f"hidden must be whole numbers of units, one per layer, such as 200,150,100,80; "
-                             f"got {str(value)[:80]!r}")
+            raise SettingError("hidden", "units", str(value))
         return tuple(int(p) for p in parts)
     if isinstance(value, str) and kind != "str":
         text = value.strip().lower()
@@ -89,7 +113,7 @@ def tab_config(settings: dict) -> TrainConfig:
     """TRAIN_TAB with the given tab settings (any of TAB_FIELDS); ValueError names the first bad one."""
     unknown = sorted(set(settings) - set(TAB_FIELDS))
     if unknown:
-        raise ValueError(f"unknown setting {unknown[0]!r}; the settings are {', '.join(TAB_FIELDS)}")
+        raise SettingError("", "unknown", unknown[0], choices=TAB_FIELDS)
     return replace(TRAIN_TAB, **{name: _parse(name, v) for name, v in settings.items()}).validate()
 
 
