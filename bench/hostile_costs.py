@@ -24,8 +24,8 @@ from PIL import Image
 
 from bench.visitor import Caller
 from harness.app_driver import serve_app_process
-from harness.hostile import Peak, PeakRss, open_files, rss_mb, tree_mb, write_hostile_runs
-from webapp.guards.limits import HEADER_SECONDS
+from harness.hostile import Peak, PeakRss, open_files, rss_mb, steady_rss, tree_mb, write_hostile_runs
+from webapp.guards.limits import HEADER_SECONDS, SESSIONS_KEPT
 
 
 def pad_id(url: str) -> str:
@@ -195,6 +195,15 @@ def part_two(url: str, pid: int, pen: dict, cache: Path, measure) -> None:
             caller.close()
         return f"{saved} of 150 saved"
     measure("150 corrections, a new session each, one address", corrections)
+
+    def sessions() -> str:
+        before = steady_rss(pid)
+        with httpx.Client(timeout=60) as rest:
+            for _ in range(2000):       # each call over REST is a new session
+                event = rest.post(url + "gradio_api/call/stop", json={"data": []}).json()["event_id"]
+                rest.get(url + f"gradio_api/call/stop/{event}").read()
+        return f"kept {steady_rss(pid) - before:+.0f} MB once they ended (SESSIONS_KEPT={SESSIONS_KEPT})"
+    measure("2,000 calls over REST, a new session each", sessions)
 
 
 def _digit_png(folder: Path) -> str:

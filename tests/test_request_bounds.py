@@ -13,18 +13,19 @@ import pytest
 from gradio_client import Client
 
 from harness.app_driver import serve_app_process, still_serving
-from harness.hostile import PeakRss, tree_mb
+from harness.hostile import PeakRss, steady_rss, tree_mb
 from webapp.guards.limits import HEADER_SECONDS
 from webapp.guards.log_limit import RateLimit
 
 ADDRESS_CONNECTIONS = 20
+SESSIONS_KEPT = 50
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     env = {"RUNS_DIR": str(tmp_path_factory.mktemp("runs")), "GRADIO_TEMP_DIR": str(cache), "CACHE_MAX_MB": "60",
-           "ADDRESS_CONNECTIONS": str(ADDRESS_CONNECTIONS)}
+           "ADDRESS_CONNECTIONS": str(ADDRESS_CONNECTIONS), "SESSIONS_KEPT": str(SESSIONS_KEPT)}
     with serve_app_process(env) as (url, proc):
         yield url, proc, cache
 
@@ -173,3 +174,16 @@ def test_the_log_lets_through_a_bounded_number_of_records_a_minute():
     assert sum(limit.filter(r) for r in records) == 5
     other = logging.LogRecord("webapp.training.runs", logging.INFO, "", 0, "left out", None, None)
     assert limit.filter(other)              # counted per logger: one flood does not silence the others
+
+
+def test_the_sessions_kept_are_bounded(server, reference):
+    # Each call over REST is a new session, whose copy of the page's configuration (~210 kB) Gradio keeps.
+    url, proc, _ = server
+    before = steady_rss(proc.pid)
+    with httpx.Client(timeout=30) as rest:
+        for _ in range(6 * SESSIONS_KEPT):
+            event = rest.post(url + "gradio_api/call/stop", json={"data": []}).json()["event_id"]
+            assert "no training run" in rest.get(url + f"gradio_api/call/stop/{event}").text
+    grown = steady_rss(proc.pid) - before
+    assert grown < 30, f"+{grown:.0f} MB for {6 * SESSIONS_KEPT} sessions (~63 MB if every one were kept)"
+    still_serving(Client(url, verbose=False), reference)

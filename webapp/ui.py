@@ -22,8 +22,8 @@ from .draw.tab import (BRUSH, CELL, DigitChoice, Picker, blank_sketch, choose_mo
 from .guards.bodies import BodyGuard
 from .guards.connections import use_guarded_protocol
 from .guards.image_output import AtomicImage
-from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, TORCH_THREADS,
-                            UPLOAD_MB_PER_MINUTE, training_allowed)
+from .guards.limits import (CACHE_CLEANUP, CACHE_MAX_MB, MAX_UPLOAD, PREDICT_CONCURRENCY, SESSIONS_KEPT,
+                            TORCH_THREADS, UPLOAD_MB_PER_MINUTE, training_allowed)
 from .guards.log_limit import configure_logging
 from .guards.routes import ClosedRoutes
 from .guards.sketchpad import Sketchpad
@@ -290,6 +290,7 @@ def launch(app: App, share: bool = False) -> None:
     # quiet: Gradio's own startup lines tell a script's author to set `share=True` in launch(); this
     # app's visitor runs `python app.py --share` instead, so the lines are printed here.
     app.blocks.launch(share=share, css=CSS, head=HEAD, js=KEEP_BRUSH, max_file_size=MAX_UPLOAD, i18n=I18N,
+                      state_session_capacity=SESSIONS_KEPT,
                       app_kwargs={"middleware": [Middleware(ClosedRoutes), Middleware(BodyGuard, uploads=uploads)]},
                       prevent_thread_lock=True, quiet=True)
     print(f"* Running on local URL:  {app.blocks.local_url}", flush=True)

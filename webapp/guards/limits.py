@@ -60,6 +60,11 @@ ADDRESS_CONNECTIONS = env_number("ADDRESS_CONNECTIONS", 128, int)  # open at onc
 HEADER_SECONDS = 10.0               # to send a request's headers, from connecting or the last answer
 KEEP_ALIVE_SECONDS = 5              # an idle connection between requests (uvicorn's default)
 MAX_HEADER_BYTES = 32 * 1024        # a request line and its headers (h11 keeps 16 kB by default)
+# Sessions whose state Gradio keeps, the least recently used dropped beyond (a dropped visitor's page
+# starts over: its digits taught, runs and picked model). Gradio copies the page's whole configuration
+# into each session it sees, ~210 kB here, and keeps it until the session is dropped: its default of
+# 10,000 let one client that opens a session per call hold ~2 GB within minutes.
+SESSIONS_KEPT = env_number("SESSIONS_KEPT", 1000, int)
 LOG_LINES_PER_MINUTE = 120          # log records written per minute and logger; the rest are counted
 
 
