@@ -1,8 +1,9 @@
 """The app's training process, kept between runs: `TrainingProcess` starts it once (app.py starts the
-server's, SERVER_PROCESS, before building the UI, so that their imports overlap), hands it MNIST once, and then has it run `train.train` (the one training loop) for
-one run after another, yielding each run's events as they arrive, as the engine's own generator would.
-It is started again, at the next run, if it dies. (On a ZeroGPU Space, webapp.training.zerogpu runs the engine
-in the worker process `spaces.GPU` provides instead.)
+server's, SERVER_PROCESS, before building the UI, so that the two get ready at once), hands it MNIST
+once, and then has it run `train.train` (the one training loop) for one run after another, yielding
+each run's events as they arrive, as the engine's own generator would. It is started again, at the
+next run, if it dies. (On a ZeroGPU Space, webapp.training.zerogpu runs the engine in the worker
+process `spaces.GPU` provides instead.)
 
 Why a process: a training thread in the server shares Python's interpreter lock with every request
 handler, which slows an epoch several times over under load (docs/results.md: Serving under load).
@@ -60,9 +61,10 @@ class TrainingDied(RuntimeError):
 
 
 def _serve(conn: Connection, threads: int, ready_for: TrainConfig | None) -> None:
-    """The process's whole life: get ready for a run of `ready_for`, hold the splits it is sent (and their style copies, drawn once per
-    styles setting), and run each requested run, sending its events, then RUN_ENDED. It trains on up
-    to `threads` torch threads, one while the server is busy (webapp.training.cores)."""
+    """The process's whole life: get ready for a run of `ready_for`, hold the splits it is sent (and their
+    style copies, drawn once per styles setting), and run each requested run, sending its events, then
+    RUN_ENDED. It trains on up to `threads` torch threads, one while the server is busy
+    (webapp.training.cores)."""
     if hasattr(os, "setsid"):
         # A session of its own: where Linux groups CPU time by session (autogroup), training and the
         # server then share the cores as two equals, however many threads the server runs.
@@ -187,8 +189,8 @@ class TrainingProcess:
         if self._child is None or not self._child.is_alive():
             self._close()
             parent, child_end = SPAWN.Pipe()
-            self._child = SPAWN.Process(target=_serve, args=(child_end, TRAINING_THREADS, ready_for), name="training",
-                                        daemon=True)       # daemon: ends with the server
+            self._child = SPAWN.Process(target=_serve, args=(child_end, TRAINING_THREADS, ready_for),
+                                        name="training", daemon=True)       # daemon: ends with the server
             self._child.start()
             child_end.close()     # the process now holds the only other end: its death reads as EOF here
             self._conn, self._data = parent, None
