@@ -111,6 +111,23 @@ def test_many_large_layers_are_refused_before_decoding(server, reference, blank_
     still_serving(Client(url, verbose=False), reference)
 
 
+def test_a_refused_sketch_is_told_in_the_callers_language(server, blank_4096, tmp_path):
+    # Refused in the pad's preprocess, before any handler has read the request's language.
+    url, _, _ = server
+    ru = Client(url, verbose=False, headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"})
+    layer = handle_file(str(blank_4096))
+    with pytest.raises(Exception, match="В рисунке 12 слоёв; сервер читает не больше 4"):
+        ru.predict(*train_args({}, sketch={"background": layer, "layers": [layer] * 12, "composite": layer}),
+                   api_name="/train")
+    path = tmp_path / "damaged.png"
+    path.write_bytes(DAMAGED_IMAGES[sorted(DAMAGED_IMAGES)[0]])
+    damaged = {"background": None, "layers": [], "composite": handle_file(str(path))}
+    with pytest.raises(Exception, match="Рисунок не читается как изображение"):
+        ru.predict(damaged, api_name="/predict")
+    with pytest.raises(Exception, match="could not be read as an image"):
+        Client(url, verbose=False).predict(damaged, api_name="/predict")      # the next caller: English
+
+
 @pytest.mark.parametrize("name", sorted(DAMAGED_IMAGES))
 def test_damaged_images_get_the_clear_message(server, reference, tmp_path, name):
     url, _, _ = server

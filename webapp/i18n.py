@@ -7,6 +7,8 @@ English is the fallback for both. To add a text: one line in STRINGS, then `I18N
 or `text(lang, key, ...)` in a handler. API values (class names "0".."9", plot columns) stay as they are."""
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 import gradio as gr
 
 from train.config import RULES, SettingError
@@ -177,6 +179,25 @@ STRINGS: dict[str, tuple[str, str]] = {
     "setting.unknown": (RULES["unknown"], "Неизвестная настройка {value}; настройки: {choices}"),
     "setting.parameters": ("parameters", "Число весов сети"),
     "setting.layers_count": ("layers", "Число слоёв"),
+    # A sketch refused before any handler runs (webapp.guards.sketchpad)
+    "sketch.layers": ("The drawing has {n} layers; this server reads up to {most}.",
+                      "В рисунке {n} слоёв; сервер читает не больше {most}."),
+    "sketch.pixels": ("The image is {width} x {height} pixels; this server reads drawings of up to {mp:.1f} "
+                      "megapixels and {side:,} pixels a side. Send a smaller image.",
+                      "Изображение {width} x {height} пикселей; сервер читает рисунки до {mp:.1f} мегапикселей "
+                      "и до {side:,} пикселей по стороне. Пришлите изображение поменьше."),
+    "sketch.total": ("The drawing's images have {mp:.1f} megapixels in all; this server reads up to {most:.1f} "
+                     "per drawing. Send fewer or smaller images.",
+                     "В изображениях рисунка всего {mp:.1f} мегапикселей; сервер читает до {most:.1f} на рисунок. "
+                     "Пришлите меньше изображений или поменьше."),
+    "sketch.unreadable": ("The drawing could not be read as an image ({detail}). Draw on the pad, or send a PNG, "
+                          "JPEG, WebP, GIF or BMP file.",
+                          "Рисунок не читается как изображение ({detail}). Нарисуйте цифру на холсте или "
+                          "пришлите файл PNG, JPEG, WebP, GIF или BMP."),
+    "sketch.url": ("This server reads drawings uploaded to it, not fetched from a URL. Draw on the pad, or send "
+                   "a PNG, JPEG, WebP, GIF or BMP file.",
+                   "Сервер читает загруженные на него рисунки и не скачивает их по ссылке. Нарисуйте цифру на "
+                   "холсте или пришлите файл PNG, JPEG, WebP, GIF или BMP."),
     "lib.TrainingDied": ("{detail}", "Обучение прервалось: {detail}"),
     "lib.OverServerLimit": ("{detail}", "Сервер не возьмётся за это обучение: {detail}"),
     "lib.DataError": ("{detail}", "MNIST недоступен: {detail}"),
@@ -397,6 +418,26 @@ def lang_of(request: gr.Request | None) -> str:
                 continue
         ranked.append((-q, order, tag.split("-")[0].lower()))
     return next((lang for _, _, lang in sorted(ranked) if lang in LANGS), FALLBACK)
+
+
+# The language of the call being processed, for what is said before a handler sees its request: Gradio
+# gives a component's preprocess none (set by note_callers_language).
+CALLER_LANG: ContextVar[str] = ContextVar("caller_lang", default=FALLBACK)
+
+
+def note_callers_language(blocks: gr.Blocks) -> None:
+    """Have `blocks` set CALLER_LANG from each call's request before it preprocesses the call's inputs."""
+    process_api = blocks.process_api
+
+    async def in_callers_language(*args, request=None, **kwargs):
+        token = CALLER_LANG.set(lang_of(request[0] if isinstance(request, list) and request else
+                                        None if isinstance(request, list) else request))
+        try:
+            return await process_api(*args, request=request, **kwargs)
+        finally:
+            CALLER_LANG.reset(token)
+
+    blocks.process_api = in_callers_language
 
 
 def text(lang: str, key: str, /, **values) -> str:

@@ -28,7 +28,7 @@ from .guards.log_limit import configure_logging
 from .guards.routes import ClosedRoutes
 from .guards.sketchpad import Sketchpad
 from .guards.upload_guard import UploadGuard
-from .i18n import I18N, lang_of, text
+from .i18n import I18N, lang_of, note_callers_language, text
 from .training.compare import table
 from .training.form import TAB_FIELDS, TRAIN_OUTPUTS, TRAIN_TAB, control
 from .training.runs import DEFAULT_KEY
@@ -278,6 +278,7 @@ def build() -> App:
         stop_btn.click(stop_training, None, status, api_name="stop", concurrency_limit=None)
         look.follow(use_btn.click(use_model, new_model_key, [model_key, picker, tabs], api_visibility="private")
                     .then(predict, reading, shown, **again))
+    note_callers_language(demo)     # the pad's refusals come before any handler reads the request
     return App(demo, reading, shown)
 
 

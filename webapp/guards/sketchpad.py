@@ -27,11 +27,11 @@ from PIL import Image
 
 from mnist_model.preprocess import FORMATS, MAX_SIDE, upright
 
+from ..i18n import CALLER_LANG, text
 from .limits import (BLOB_CLIENT_IDS, BLOB_CLIENT_MB, BLOB_SERVER_IDS, BLOB_SERVER_MB, BLOB_TTL, MAX_BLOB_BYTES,
                      MAX_SKETCH_LAYERS, MAX_PIXELS, MAX_SKETCH_PIXELS)
 from .upload_guard import client_key
 
-UNREADABLE = "Draw on the pad, or send a PNG, JPEG, WebP, GIF or BMP file."
 
 
 class Sketchpad(gr.Sketchpad):
@@ -75,19 +75,17 @@ class Sketchpad(gr.Sketchpad):
 
     def _check_sketch(self, images: list, n_layers: int) -> None:
         if n_layers > MAX_SKETCH_LAYERS:
-            raise gr.Error(f"The drawing has {n_layers} layers; this server reads up to {MAX_SKETCH_LAYERS}.")
+            raise gr.Error(said("sketch.layers", n=n_layers, most=MAX_SKETCH_LAYERS))
         total = 0
         for image in images:
             if image is not None:
                 width, height = _header_size(image)
                 if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-                    raise gr.Error(f"The image is {width} x {height} pixels; this server reads drawings of up "
-                                   f"to {MAX_PIXELS / 1e6:.1f} megapixels and {MAX_SIDE:,} pixels a side. "
-                                   f"Send a smaller image.")
+                    raise gr.Error(said("sketch.pixels", width=width, height=height, mp=MAX_PIXELS / 1e6,
+                                        side=MAX_SIDE))
                 total += width * height
         if total > MAX_SKETCH_PIXELS:
-            raise gr.Error(f"The drawing's images have {total / 1e6:.1f} megapixels in all; this server reads up "
-                           f"to {MAX_SKETCH_PIXELS / 1e6:.1f} per drawing. Send fewer or smaller images.")
+            raise gr.Error(said("sketch.total", mp=total / 1e6, most=MAX_SKETCH_PIXELS / 1e6))
 
     def convert_and_format_image(self, file: FileData | bytes | None, flatten_on_white: bool = False):
         try:
@@ -97,7 +95,7 @@ class Sketchpad(gr.Sketchpad):
         # The header was read in preprocess; decoding the pixels of a damaged file can still fail in
         # any way PIL's decoders can.
         except Exception as e:      # noqa: BLE001
-            raise gr.Error(f"The drawing could not be read as an image ({type(e).__name__}). {UNREADABLE}") from None
+            raise gr.Error(said("sketch.unreadable", detail=type(e).__name__)) from None
 
     # --- no fetching for the visitor -------------------------------------------------------------
 
@@ -178,9 +176,14 @@ class Sketchpad(gr.Sketchpad):
                 self._expire(time.monotonic())
 
 
+def said(key: str, **values) -> str:
+    """A refusal in the caller's language (webapp.i18n.CALLER_LANG)."""
+    return text(CALLER_LANG.get(), key, **values)
+
+
 def _refuse_url(path) -> None:
     if is_http_url_like(str(path or "")):
-        raise gr.Error(f"This server reads drawings uploaded to it, not fetched from a URL. {UNREADABLE}")
+        raise gr.Error(said("sketch.url"))
 
 
 def _orientation(image: FileData | bytes) -> int:
@@ -197,5 +200,4 @@ def _header_size(image: FileData | bytes) -> tuple[int, int]:
             return header.size
     except Exception as e:      # noqa: BLE001 - any failure of PIL's header parsers means "not an image"
         detail = str(e).replace(str(source), "the upload")[:160]     # no server paths in the message
-        raise gr.Error(f"The drawing could not be read as an image ({type(e).__name__}: {detail}). "
-                       f"{UNREADABLE}") from None
+        raise gr.Error(said("sketch.unreadable", detail=f"{type(e).__name__}: {detail}")) from None
