@@ -198,10 +198,10 @@ def part_two(url: str, pid: int, pen: dict, cache: Path, measure) -> None:
 
     def sessions() -> str:
         before = steady_rss(pid)
-        with httpx.Client(timeout=60) as rest:
-            for _ in range(2000):       # each call over REST is a new session
-                event = rest.post(url + "gradio_api/call/stop", json={"data": []}).json()["event_id"]
-                rest.get(url + f"gradio_api/call/stop/{event}").read()
+        for _ in range(2000):
+            caller = Caller(url)        # a new session for every call
+            caller.call("/stop", [])
+            caller.close()
         return f"kept {steady_rss(pid) - before:+.0f} MB once they ended (SESSIONS_KEPT={SESSIONS_KEPT})"
     measure("2,000 calls over REST, a new session each", sessions)
 

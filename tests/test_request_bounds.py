@@ -12,6 +12,7 @@ import httpx
 import pytest
 from gradio_client import Client
 
+from bench.visitor import Caller
 from harness.app_driver import serve_app_process, still_serving
 from harness.hostile import PeakRss, steady_rss, tree_mb
 from webapp.guards.limits import HEADER_SECONDS
@@ -180,10 +181,10 @@ def test_the_sessions_kept_are_bounded(server, reference):
     # Each call over REST is a new session, whose copy of the page's configuration (~210 kB) Gradio keeps.
     url, proc, _ = server
     before = steady_rss(proc.pid)
-    with httpx.Client(timeout=30) as rest:
-        for _ in range(6 * SESSIONS_KEPT):
-            event = rest.post(url + "gradio_api/call/stop", json={"data": []}).json()["event_id"]
-            assert "no training run" in rest.get(url + f"gradio_api/call/stop/{event}").text
+    for _ in range(6 * SESSIONS_KEPT):
+        caller = Caller(url)            # a new session for every call
+        assert "no training run" in caller.call("/stop", [])[0]
+        caller.close()
     grown = steady_rss(proc.pid) - before
     assert grown < 30, f"+{grown:.0f} MB for {6 * SESSIONS_KEPT} sessions (~63 MB if every one were kept)"
     still_serving(Client(url, verbose=False), reference)

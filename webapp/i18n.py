@@ -430,8 +430,8 @@ def note_callers_language(blocks: gr.Blocks) -> None:
     process_api = blocks.process_api
 
     async def in_callers_language(*args, request=None, **kwargs):
-        token = CALLER_LANG.set(lang_of(request[0] if isinstance(request, list) and request else
-                                        None if isinstance(request, list) else request))
+        first = (request[0] if request else None) if isinstance(request, list) else request   # a batch's
+        token = CALLER_LANG.set(lang_of(first))
         try:
             return await process_api(*args, request=request, **kwargs)
         finally:

@@ -12,6 +12,7 @@ from train import DataError
 from ..i18n import error_text, lang_of, text
 from ..training.runs import DEFAULT_KEY, ModelEntry, list_models, quoted
 from . import CANVAS
+from ..guards.as_sent import AsSent
 from ..guards.upload_guard import client_key
 from .feedback import FeedbackRefused, digit_label
 from .feedback_sync import store
@@ -116,29 +117,15 @@ def predict(sketch: dict | None, model_key: str, hand: Handwriting | None = None
             {**reader, "label": label})
 
 
-class Picker(gr.Dropdown):
+class Picker(AsSent, gr.Dropdown):
     """The model picker. Gradio's Dropdown quotes a value it does not list whole, with every choice, in
-    its error and the log: a visitor's 30 MB value came back 30 MB long. This one passes any value on
-    to choose_model, which refuses one not listed in the visitor's language, quoted cut short."""
-
-    def get_block_name(self) -> str:
-        return "dropdown"       # drawn by Dropdown's frontend (see Sketchpad.get_block_name)
-
-    def preprocess(self, payload):
-        return payload
+    its error and the log; choose_model refuses one not listed in the visitor's language."""
 
 
-class DigitChoice(gr.Radio):
+class DigitChoice(AsSent, gr.Radio):
     """The correction's digits. Gradio's Radio refuses a choice given as the string "7" (its API info
-    lists the digits as strings) and quotes a refused value whole; this one passes any value on, and
-    save_correction accepts 0-9 as ints or digit strings and refuses the rest in the visitor's language,
-    quoted cut short."""
-
-    def get_block_name(self) -> str:
-        return "radio"          # drawn by Radio's frontend (see Sketchpad.get_block_name)
-
-    def preprocess(self, payload):
-        return payload
+    lists the digits as strings); save_correction accepts 0-9 as ints or digit strings and refuses the
+    rest in the visitor's language."""
 
     def api_info(self) -> dict:
         return {"enum": list(range(10)), "title": "Digit", "type": "integer"}

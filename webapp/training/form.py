@@ -13,6 +13,7 @@ import gradio as gr
 from train import TrainConfig
 from train.config import CHOICES, SettingError
 
+from ..guards.as_sent import AsSent
 from ..i18n import I18N, STRINGS
 from .defaults import TRAIN_TAB
 # The TrainConfig fields the tab shows, in order: /train's inputs by these names (positional callers
@@ -41,29 +42,19 @@ def setting_text(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-class _AsSent:
-    """A setting's value reaches tab_config as it was sent (as Checkbox's and Textbox's already do). Gradio's
-    own Number and Slider fail on a string, list, None or NaN with a bare "Error" and word their bounds in
-    English, and its Dropdown quotes a value it does not list whole; TrainConfig.validate names each of
-    these, and the tab words it in the visitor's language."""
-
-    def preprocess(self, payload):
-        return payload
+# A setting's value reaches tab_config as sent (as a Checkbox's and a Textbox's already do): Gradio's own
+# Number and Slider fail on a string, list, None or NaN with a bare "Error" and word their bounds in
+# English; TrainConfig.validate names each, and the tab words it in the visitor's language.
+class NumberSetting(AsSent, gr.Number):
+    pass
 
 
-class NumberSetting(_AsSent, gr.Number):
-    def get_block_name(self) -> str:
-        return "number"         # drawn by Number's frontend (see Sketchpad.get_block_name)
+class SliderSetting(AsSent, gr.Slider):
+    pass
 
 
-class SliderSetting(_AsSent, gr.Slider):
-    def get_block_name(self) -> str:
-        return "slider"
-
-
-class ChoiceSetting(_AsSent, gr.Dropdown):
-    def get_block_name(self) -> str:
-        return "dropdown"
+class ChoiceSetting(AsSent, gr.Dropdown):
+    pass
 
 
 def control(name: str) -> gr.components.Component:
